@@ -1,0 +1,86 @@
+//! The one error type of this crate: every variant names the path and the operation that failed,
+//! so a message printed by the CLI is enough to find the cause without a debugger.
+
+use std::io;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+/// Errors from discovering, creating, configuring and removing cgroups.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A file (control file, mountinfo, /proc/self/cgroup) could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+
+    /// A control file could not be written.
+    #[error("writing {value:?} to {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        value: String,
+        source: io::Error,
+    },
+
+    /// A control file does not exist: the controller is not mounted (v1), not enabled in the
+    /// parent's `cgroup.subtree_control` (v2), or the kernel lacks the feature.
+    #[error(
+        "writing {value:?} to {}: the file does not exist (controller missing or not enabled?)",
+        path.display()
+    )]
+    MissingFile { path: PathBuf, value: String },
+
+    /// The spec asks for a resource whose v1 controller is not mounted at all.
+    #[error("cannot set {file}: no cgroup v1 {controller} controller is mounted")]
+    MissingController {
+        controller: &'static str,
+        file: &'static str,
+    },
+
+    /// A cgroup directory could not be created.
+    #[error("creating cgroup {}: {source}", path.display())]
+    Create { path: PathBuf, source: io::Error },
+
+    /// A cgroup directory could not be removed.
+    #[error("removing cgroup {}: {source}", path.display())]
+    Remove { path: PathBuf, source: io::Error },
+
+    /// A cgroup directory could not be listed.
+    #[error("listing cgroup {}: {source}", path.display())]
+    ReadDir { path: PathBuf, source: io::Error },
+
+    /// `statfs` failed while detecting the hierarchy.
+    #[error("statfs {}: {source}", path.display())]
+    Statfs { path: PathBuf, source: Errno },
+
+    /// `/sys/fs/cgroup` is neither cgroup2 nor a tmpfs holding v1 hierarchies.
+    #[error("{} is not a cgroup mount (filesystem type {fs_type})", path.display())]
+    UnknownFilesystem { path: PathBuf, fs_type: String },
+
+    /// No cgroup filesystem was found in the mount table.
+    #[error("no cgroup filesystem is mounted (read {})", path.display())]
+    NoHierarchy { path: PathBuf },
+
+    /// A file had content we could not make sense of.
+    #[error("parsing {}: {reason}", path.display())]
+    Parse { path: PathBuf, reason: String },
+
+    /// The cgroup path given to [`crate::Cgroup::open`] is unusable.
+    #[error("invalid cgroup path {}: {reason}", path.display())]
+    InvalidPath { path: PathBuf, reason: &'static str },
+
+    /// The spec's resources are inconsistent (e.g. swap below the memory limit).
+    #[error("invalid {resource}: {reason}")]
+    InvalidResource {
+        resource: &'static str,
+        reason: String,
+    },
+
+    /// Signalling a process of the cgroup failed (other than it having exited already).
+    #[error("sending {signal} to pid {pid}: {source}")]
+    Kill {
+        pid: i32,
+        signal: Signal,
+        source: Errno,
+    },
+}

@@ -1,0 +1,334 @@
+//! `create`: validate the bundle, claim the id, make the cgroup, clone the init with its
+//! namespaces (born in its cgroup on v2), write its id maps, run the createRuntime hooks when
+//! it asks, and return once it waits on the exec fifo. Any failure undoes everything.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use arca_cgroups::{Cgroup, Hierarchy};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec};
+
+use crate::channel::{self, Message};
+use crate::error::{Error, Result, SysContext};
+use crate::init::{self, InitArgs};
+use crate::namespaces::{self, NamespacePlan};
+use crate::spec::Bundle;
+use crate::state::{self, ContainerState, Status, EXEC_FIFO};
+use crate::store::Store;
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Undoes a half-done create unless disarmed: kills the init, removes cgroup and state.
+struct Undo<'a> {
+    store: &'a Store,
+    id: &'a str,
+    cgroup: Option<Cgroup>,
+    child: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.child {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.kill_all(Signal::SIGKILL);
+            if let Err(e) = cg.remove() {
+                tracing::warn!("removing cgroup after failed create: {e}");
+            }
+        }
+        let _ = self.store.remove(self.id);
+    }
+}
+
+/// Creates the container; its init is our child until we exit (so `run` can wait for it).
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
+    crate::store::validate_id(&opts.id)?;
+    let bundle = Bundle::load(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref();
+    let ns = NamespacePlan::from_spec(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or_default())
+        .map_err(|e| spec_error(&bundle, e))?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    if terminal && opts.console_socket.is_none() {
+        return Err(Error::Spec {
+            file: bundle.config_path(),
+            msg: "process.terminal is true: --console-socket is required".into(),
+        });
+    }
+    let cgroup_path = cgroup_path(spec, &opts.id)?;
+    let dir = store.claim(&opts.id)?;
+    let mut undo = Undo {
+        store,
+        id: &opts.id,
+        cgroup: None,
+        child: None,
+        armed: true,
+    };
+    let hooks = spec.hooks().as_ref();
+    let mut st = ContainerState {
+        id: opts.id.clone(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_path: cgroup_path.clone(),
+        poststart: hooks.and_then(|h| h.poststart().clone()).unwrap_or_default(),
+        poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
+        creating: true,
+    };
+    store.save(&st)?;
+    let fifo = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).ctx(|| format!("mkfifo {}", fifo.display()))?;
+
+    let cgroup = Cgroup::open(&cgroup_path)?;
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(&with_default_devices(res, linux))?;
+    }
+    // On pure v2 the child is born in its cgroup; elsewhere the parent moves it before Go.
+    let clone_into = match cgroup.hierarchy() {
+        Hierarchy::Unified => cgroup.unified_dir().and_then(|d| File::open(d).ok()),
+        _ => None,
+    };
+
+    let (parent, child) = channel::pair()?;
+    let preserve_fds = opts.preserve_fds + listen_fds();
+    let mut clone_flags = ns.clone_flags;
+    let restore = enter_around_clone(&ns, spec, &mut clone_flags)?;
+    let cloned = arca_sys::clone::clone_process(
+        u64::from(clone_flags.bits().cast_unsigned()),
+        clone_into.as_ref().map(|f| f.as_fd()),
+    );
+    let pid = match cloned {
+        Ok(arca_sys::clone::CloneResult::Child) => {
+            drop(parent);
+            std::mem::forget(undo);
+            init::run(InitArgs {
+                id: &opts.id,
+                bundle: &bundle,
+                chan: child,
+                fifo: &fifo,
+                console_socket: opts.console_socket.as_deref(),
+                no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
+                preserve_fds,
+                cgroup: &cgroup,
+                ns: &ns,
+            })
+        }
+        Ok(arca_sys::clone::CloneResult::Parent(pid)) => pid,
+        Err(e) => {
+            leave_around_clone(restore);
+            return Err(Error::sys("clone3 (container init)", e));
+        }
+    };
+    leave_around_clone(restore);
+    drop(child);
+    undo.child = Some(pid);
+    st.pid = pid.as_raw();
+    st.start_time = state::proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
+    store.save(&st)?;
+
+    if ns.new_user {
+        write_id_maps(pid, spec)?;
+    }
+    if clone_into.is_none() {
+        cgroup.add_pid(pid.as_raw())?;
+    }
+    parent.send(&Message::Go {
+        state: st.oci_state(Status::Creating),
+    })?;
+    loop {
+        match parent.recv()? {
+            Some(Message::RunCreateRuntimeHooks) => {
+                let state = st.oci_state(Status::Creating);
+                if let Some(h) = hooks {
+                    crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or_default(), &state)?;
+                    crate::hooks::run_all("createRuntime", h.create_runtime().as_deref().unwrap_or_default(), &state)?;
+                }
+                parent.send(&Message::HooksDone)?;
+            }
+            Some(Message::Ready) => break,
+            Some(Message::Failed { msg }) => {
+                return Err(Error::Init {
+                    step: "set-up".into(),
+                    msg,
+                })
+            }
+            Some(other) => {
+                return Err(Error::Init {
+                    step: "sync".into(),
+                    msg: format!("unexpected message {other:?}"),
+                })
+            }
+            None => {
+                let status = waitpid(pid, None).map(|s| format!("{s:?}")).unwrap_or_default();
+                undo.child = None;
+                return Err(Error::Init {
+                    step: "set-up".into(),
+                    msg: format!("init exited unexpectedly ({status})"),
+                });
+            }
+        }
+    }
+    st.creating = false;
+    store.save(&st)?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid.as_raw())?;
+    }
+    undo.armed = false;
+    Ok(st)
+}
+
+fn spec_error(bundle: &Bundle, e: Error) -> Error {
+    match e {
+        Error::Usage(msg) => Error::Spec {
+            file: bundle.config_path(),
+            msg,
+        },
+        other => other,
+    }
+}
+
+/// The spec's device rules followed by runc's defaults and an allow rule per `linux.devices`
+/// node: a config that says only "deny all" must still leave /dev/null usable.
+fn with_default_devices(res: &LinuxResources, linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources {
+    let mut res = res.clone();
+    if let Some(rules) = res.devices().clone() {
+        let mut rules = rules;
+        rules.extend(arca_cgroups::default_allowed_devices());
+        for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+            let mut r = LinuxDeviceCgroup::default();
+            r.set_allow(true);
+            r.set_typ(Some(d.typ()));
+            r.set_major(Some(d.major()));
+            r.set_minor(Some(d.minor()));
+            r.set_access(Some("rwm".into()));
+            rules.push(r);
+        }
+        res.set_devices(Some(rules));
+    }
+    res
+}
+
+/// runc's rules for `linux.cgroupsPath`: absolute as given, relative below the runtime's own
+/// cgroup, and `/<id>` when absent.
+fn cgroup_path(spec: &Spec, id: &str) -> Result<PathBuf> {
+    let p = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    Ok(match p {
+        Some(p) if p.is_absolute() => p,
+        Some(p) if !p.as_os_str().is_empty() => arca_cgroups::own_cgroup_path()?.join(p),
+        _ => Path::new("/").join(id),
+    })
+}
+
+/// Sockets passed by systemd socket activation are preserved like `--preserve-fds`.
+fn listen_fds() -> u32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+type Restore = Vec<(LinuxNamespaceType, File)>;
+
+/// Joins (or, for a new time namespace with offsets, unshares) the namespaces that only take
+/// effect for children, so the clone is born inside them; returns how to go back.
+fn enter_around_clone(ns: &NamespacePlan, spec: &Spec, flags: &mut CloneFlags) -> Result<Restore> {
+    let mut restore = Vec::new();
+    for (t, path) in &ns.joins {
+        if namespaces::joined_around_clone(*t) {
+            let own = File::open(format!("/proc/self/ns/{}", namespaces::proc_name(*t)))
+                .map_err(|e| Error::io("opening own namespace", "/proc/self/ns", e))?;
+            let target = namespaces::open_ns(*t, path)?;
+            namespaces::join(*t, &target)?;
+            restore.push((*t, own));
+        }
+    }
+    let newtime = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().clone());
+    if flags.contains(newtime) && offsets.is_some() {
+        flags.remove(newtime);
+        let own = File::open("/proc/self/ns/time").map_err(|e| Error::io("opening", "/proc/self/ns/time", e))?;
+        nix::sched::unshare(newtime).ctx(|| "unshare time namespace".into())?;
+        let mut text = String::new();
+        for (clock, off) in offsets.iter().flatten() {
+            text.push_str(&format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+        }
+        std::fs::write("/proc/self/timens_offsets", text)
+            .map_err(|e| Error::io("linux.timeOffsets: writing", "/proc/self/timens_offsets", e))?;
+        restore.push((LinuxNamespaceType::Time, own));
+    }
+    Ok(restore)
+}
+
+fn leave_around_clone(restore: Restore) {
+    for (t, own) in restore {
+        if let Err(e) = namespaces::join(t, &own) {
+            tracing::warn!("returning to own {} namespace: {e}", namespaces::proc_name(t));
+        }
+    }
+}
+
+fn map_text(maps: Option<&Vec<LinuxIdMapping>>) -> String {
+    maps.into_iter()
+        .flatten()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// The parent writes the child's uid/gid maps (as root; rootless newuidmap is a later issue).
+fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uid = map_text(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = map_text(linux.and_then(|l| l.gid_mappings().as_ref()));
+    if uid.is_empty() || gid.is_empty() {
+        return Err(Error::Usage(
+            "linux.uidMappings/gidMappings: required with a new user namespace".into(),
+        ));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        let p = format!("/proc/{pid}/setgroups");
+        std::fs::write(&p, "deny").map_err(|e| Error::io("writing", p, e))?;
+    }
+    for (file, text) in [("uid_map", uid), ("gid_map", gid)] {
+        let p = format!("/proc/{pid}/{file}");
+        std::fs::write(&p, text).map_err(|e| Error::io("linux id mappings: writing", p, e))?;
+    }
+    Ok(())
+}
+
+/// Atomically writes the pid file (containerd and conmon read it as soon as create returns).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("arca-tmp");
+    let mut f = File::create(&tmp).map_err(|e| Error::io("creating pid file", &tmp, e))?;
+    f.write_all(pid.to_string().as_bytes())
+        .map_err(|e| Error::io("writing pid file", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming pid file", path, e))
+}

@@ -1,0 +1,69 @@
+//! `delete`: kill what is left (with `--force`, or a container that never started), remove the
+//! cgroup, run poststop hooks, remove the state. Works on the remains of a create or runtime
+//! that was SIGKILLed half-way: the record is written before anything else exists.
+
+use std::time::{Duration, Instant};
+
+use arca_cgroups::Cgroup;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::state::{process_alive, ContainerState, Status};
+use crate::store::Store;
+
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let lock = match store.lock(id) {
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        other => other?,
+    };
+    let st = match store.load(id) {
+        Ok(st) => st,
+        Err(Error::NotFound(_)) | Err(Error::Spec { .. }) if force => {
+            drop(lock);
+            return store.remove(id);
+        }
+        Err(e) => return Err(e),
+    };
+    let status = st.status(&store.dir(id));
+    match status {
+        Status::Stopped => {}
+        Status::Created | Status::Creating => kill_and_wait(&st),
+        Status::Running | Status::Paused if force => kill_and_wait(&st),
+        _ => {
+            return Err(Error::BadState {
+                id: id.to_owned(),
+                action: "delete",
+                status: status.to_string(),
+            })
+        }
+    }
+    let cgroup = Cgroup::open(&st.cgroup_path)?;
+    if cgroup.exists() {
+        // Stray processes (exec'd ones, daemons the init left behind) go with the container.
+        let _ = cgroup.kill_all(Signal::SIGKILL);
+        cgroup.remove()?;
+    }
+    let state = st.oci_state(Status::Stopped);
+    for hook in &st.poststop {
+        if let Err(e) = crate::hooks::run("poststop", hook, &state) {
+            tracing::warn!("{e}");
+        }
+    }
+    drop(lock);
+    store.remove(id)
+}
+
+fn kill_and_wait(st: &ContainerState) {
+    if st.pid <= 0 {
+        return;
+    }
+    if let Ok(cg) = Cgroup::open(&st.cgroup_path) {
+        let _ = cg.kill_all(Signal::SIGKILL);
+    }
+    let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while process_alive(st.pid, st.start_time) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,175 @@
+//! `exec`: a new process in a running container, confined like its init: same namespaces
+//! (pid and time joined around the clone so it is our child), same cgroup, its own user,
+//! capabilities and no_new_privs from the process spec.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use arca_cgroups::{Cgroup, Hierarchy};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use crate::channel::{self, Channel, Message};
+use crate::error::{Error, Result, SysContext};
+use crate::init::{console, process};
+use crate::namespaces::{self, JOIN_ORDER};
+use crate::state::Status;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub detach: bool,
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecOutcome {
+    Detached(Pid),
+    Exited(i32),
+}
+
+pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> {
+    let st = store.load(id)?;
+    let status = st.status(&store.dir(id));
+    if !matches!(status, Status::Created | Status::Running) {
+        return Err(Error::BadState {
+            id: id.to_owned(),
+            action: "exec in",
+            status: status.to_string(),
+        });
+    }
+    if opts.process.terminal() == Some(true) && opts.console_socket.is_none() {
+        return Err(Error::Usage("exec with a terminal needs --console-socket".into()));
+    }
+    // The container's namespaces that differ from ours, in joining order.
+    let mut joins = Vec::new();
+    for t in JOIN_ORDER {
+        let name = namespaces::proc_name(t);
+        let theirs = format!("/proc/{}/ns/{name}", st.pid);
+        let ours = format!("/proc/self/ns/{name}");
+        let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
+            continue;
+        };
+        if a.ino() != b.ino() || a.dev() != b.dev() {
+            let f = File::open(&theirs).map_err(|e| Error::io("opening", &theirs, e))?;
+            joins.push((t, f));
+        }
+    }
+    let cgroup = Cgroup::open(&st.cgroup_path)?;
+    let clone_into = match cgroup.hierarchy() {
+        Hierarchy::Unified => cgroup.unified_dir().and_then(|d| File::open(d).ok()),
+        _ => None,
+    };
+    let sigset = if opts.detach {
+        None
+    } else {
+        Some(super::wait::block_signals()?)
+    };
+    let (parent, child) = channel::pair()?;
+    let mut restore = Vec::new();
+    for (t, f) in &joins {
+        if namespaces::joined_around_clone(*t) {
+            let own = File::open(format!("/proc/self/ns/{}", namespaces::proc_name(*t)))
+                .map_err(|e| Error::io("opening own namespace", "/proc/self/ns", e))?;
+            namespaces::join(*t, f)?;
+            restore.push((*t, own));
+        }
+    }
+    let cloned = arca_sys::clone::clone_process(0, clone_into.as_ref().map(|f| f.as_fd()));
+    for (t, own) in &restore {
+        let _ = namespaces::join(*t, own);
+    }
+    let pid = match cloned.map_err(|e| Error::sys("clone3 (exec)", e))? {
+        arca_sys::clone::CloneResult::Child => {
+            drop(parent);
+            let joins: Vec<_> = joins
+                .into_iter()
+                .filter(|(t, _)| !namespaces::joined_around_clone(*t))
+                .collect();
+            let err = match exec_child(&child, &joins, opts) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = child.send(&Message::Failed { msg: err.to_string() });
+            std::process::exit(1)
+        }
+        arca_sys::clone::CloneResult::Parent(pid) => pid,
+    };
+    drop(child);
+    let fail = |e: Error| {
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
+    if clone_into.is_none() {
+        cgroup.add_pid(pid.as_raw()).map_err(|e| fail(e.into()))?;
+    }
+    parent.send(&Message::Go { state: serde_json::Value::Null }).map_err(fail)?;
+    // The channel is close-on-exec: EOF means the exec happened.
+    match parent.recv().map_err(fail)? {
+        None => {}
+        Some(Message::Failed { msg }) => {
+            let _ = waitpid(pid, None);
+            return Err(Error::Init { step: "exec".into(), msg });
+        }
+        Some(other) => return Err(fail(Error::Usage(format!("unexpected message {other:?}")))),
+    }
+    if let Some(p) = &opts.pid_file {
+        super::create::write_pid_file(p, pid.as_raw())?;
+    }
+    match sigset {
+        None => Ok(ExecOutcome::Detached(pid)),
+        Some(set) => Ok(ExecOutcome::Exited(super::wait::wait_forwarding_signals(pid, &set)?)),
+    }
+}
+
+fn exec_child(
+    chan: &Channel,
+    joins: &[(LinuxNamespaceType, File)],
+    opts: &ExecOptions,
+) -> Result<std::convert::Infallible> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    match chan.recv()? {
+        Some(Message::Go { .. }) => {}
+        _ => std::process::exit(1),
+    }
+    for (t, f) in joins {
+        namespaces::join(*t, f)?;
+    }
+    let p = &opts.process;
+    process::apply_privileged(p, None)?;
+    let console = if p.terminal() == Some(true) {
+        let root = std::fs::File::open("/").map_err(|e| Error::io("opening", "/", e))?;
+        let size = p.console_size().map(|b| {
+            (u16::try_from(b.height()).unwrap_or(24), u16::try_from(b.width()).unwrap_or(80))
+        });
+        let (master, slave) = console::open_pty(&root, size)?;
+        if let Some(sock) = &opts.console_socket {
+            console::send_master(sock, &master)?;
+        }
+        Some(slave)
+    } else {
+        None
+    };
+    let exe = process::find_executable(p)?;
+    let argv = process::cstrings(p.args().as_deref().unwrap_or_default())?;
+    let env = process::cstrings(p.env().as_deref().unwrap_or_default())?;
+    if let Some(slave) = console {
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+        arca_sys::tty::set_controlling_terminal(slave.as_fd()).ctx(|| "setting controlling terminal".into())?;
+        arca_sys::fd::dup_to_stdio(slave.as_fd()).ctx(|| "dup2 console to stdio".into())?;
+    }
+    process::apply_identity(p, true)?;
+    nix::unistd::chdir(p.cwd()).ctx(|| format!("cwd {}", p.cwd().display()))?;
+    arca_sys::process::cloexec_from(3 + opts.preserve_fds).ctx(|| "marking fds close-on-exec".into())?;
+    process::reset_signals()?;
+    let err = nix::unistd::execve(&exe, &argv, &env).unwrap_err();
+    Err(Error::sys(format!("exec {}", exe.to_string_lossy()), err))
+}

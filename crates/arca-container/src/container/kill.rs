@@ -1,0 +1,26 @@
+//! `kill`: a signal to the init, or with `--all` to every process in the container's cgroup.
+
+use arca_cgroups::Cgroup;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::state::Status;
+use crate::store::Store;
+
+pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
+    let st = store.load(id)?;
+    let status = st.status(&store.dir(id));
+    if all {
+        return Ok(Cgroup::open(&st.cgroup_path)?.kill_all(signal)?);
+    }
+    if status == Status::Stopped {
+        return Err(Error::BadState {
+            id: id.to_owned(),
+            action: "kill",
+            status: status.to_string(),
+        });
+    }
+    nix::sys::signal::kill(Pid::from_raw(st.pid), signal)
+        .map_err(|e| Error::sys(format!("kill {} {signal}", st.pid), e))
+}

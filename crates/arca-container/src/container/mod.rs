@@ -1,0 +1,17 @@
+//! The runtime's verbs, one file each, as functions over the [`Store`](crate::store::Store).
+
+pub mod create;
+pub mod delete;
+pub mod exec;
+pub mod kill;
+pub mod list;
+pub mod start;
+pub mod wait;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use exec::{exec, ExecOptions};
+pub use kill::kill;
+pub use list::{list, ps, ListEntry};
+pub use start::start;
+pub use wait::wait_forwarding_signals;

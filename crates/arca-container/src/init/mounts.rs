@@ -1,0 +1,227 @@
+//! Mounting the spec's `mounts` inside the container root with the new mount API: every
+//! target is an fd resolved in the root (never a joined path), sources are detached trees
+//! (`open_tree`/`fsmount`) attached with `move_mount`, attributes set with `mount_setattr`.
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use arca_cgroups::{Cgroup, Hierarchy};
+use oci_spec::runtime::Mount;
+use rustix::fs::{Mode, OFlags, CWD};
+use rustix::io::Errno;
+use rustix::mount::{
+    fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount,
+    open_tree, FsMountFlags, FsOpenFlags, MountAttrFlags as A, MoveMountFlags, OpenTreeFlags,
+};
+
+use super::mount_options::MountOptions;
+use crate::error::{Error, Result};
+use crate::paths::{create_file_in_root, mkdir_all_in_root, path_in_root};
+
+const EMPTY: &CStr = c"";
+const AT_EMPTY_PATH: u32 = 0x1000;
+const AT_RECURSIVE: u32 = 0x8000;
+
+fn fail(what: String) -> impl FnOnce(Errno) -> Error {
+    move |e| Error::sys(what, nix::Error::from_raw(e.raw_os_error()))
+}
+
+/// Sets and clears mount attributes (and propagation) on a mount given by fd.
+pub fn set_attr(mnt: BorrowedFd<'_>, set: A, clr: A, propagation: u64, recursive: bool) -> nix::Result<()> {
+    if set.is_empty() && clr.is_empty() && propagation == 0 {
+        return Ok(());
+    }
+    let attr = arca_sys::mount::MountAttr {
+        attr_set: u64::from(set.bits()),
+        attr_clr: u64::from(clr.bits()),
+        propagation,
+        userns_fd: 0,
+    };
+    let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
+    arca_sys::mount::mount_setattr(mnt, EMPTY, flags, &attr)
+}
+
+/// Attaches a detached mount on the target handle.
+pub fn attach(tree: &OwnedFd, target: &OwnedFd) -> std::result::Result<(), Errno> {
+    move_mount(
+        tree,
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+}
+
+/// A detached copy of the mount(s) at `source` (a host path before pivot, or a container path).
+pub fn clone_tree(source: impl AsFd, path: &Path, recursive: bool) -> std::result::Result<OwnedFd, Errno> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    if path.as_os_str().is_empty() {
+        flags |= OpenTreeFlags::AT_EMPTY_PATH;
+    }
+    open_tree(source, path, flags)
+}
+
+/// A new, detached filesystem instance of `fstype` with the given fs options.
+pub fn new_fs(fstype: &str, source: Option<&str>, data: &[String], attrs: A) -> Result<OwnedFd> {
+    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail(format!("fsopen {fstype}")))?;
+    if let Some(src) = source {
+        // Not every filesystem takes a source (tmpfs ignores it, proc rejects some).
+        let _ = fsconfig_set_string(&fs, "source", src);
+    }
+    for opt in data {
+        let r = match opt.split_once('=') {
+            Some((k, v)) => fsconfig_set_string(&fs, k, v),
+            None => fsconfig_set_flag(&fs, opt.as_str()),
+        };
+        r.map_err(fail(format!("{fstype} option {opt:?}")))?;
+    }
+    fsconfig_create(&fs).map_err(fail(format!("creating {fstype} superblock")))?;
+    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(fail(format!("fsmount {fstype}")))
+}
+
+/// What a mount needs to know about the container beyond the mount itself.
+#[derive(Debug)]
+pub struct MountContext<'a> {
+    pub bundle: &'a Path,
+    pub cgroup: &'a Cgroup,
+    pub new_cgroupns: bool,
+}
+
+pub fn mount_all(root: &OwnedFd, mounts: &[Mount], ctx: &MountContext<'_>) -> Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(root, m, ctx).map_err(|e| match e {
+            Error::Sys { op, source } => Error::Sys {
+                op: format!("mounts[{i}] ({}): {op}", m.destination().display()),
+                source,
+            },
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+fn mount_one(root: &OwnedFd, m: &Mount, ctx: &MountContext<'_>) -> Result<()> {
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
+    if !opts.unsupported.is_empty() {
+        return Err(Error::Usage(format!(
+            "mounts: {}: options {:?} are not supported yet",
+            m.destination().display(),
+            opts.unsupported
+        )));
+    }
+    let fstype = m.typ().as_deref().unwrap_or("");
+    let dest = m.destination();
+    if opts.bind || fstype == "bind" {
+        return bind(root, m, &opts, ctx.bundle);
+    }
+    let source = m.source().as_ref().and_then(|s| s.to_str());
+    match fstype {
+        "cgroup" | "cgroup2" => return mount_cgroup(root, dest, &opts, ctx),
+        "" => {
+            return Err(Error::Usage(format!(
+                "mounts: {}: no type and not a bind mount",
+                dest.display()
+            )))
+        }
+        _ => {}
+    }
+    let target = mkdir_all_in_root(root, dest, 0o755).map_err(fail(format!("creating {}", dest.display())))?;
+    let tree = match new_fs(fstype, source, &opts.data, opts.attr_set | opts.rec_set) {
+        Ok(t) => t,
+        // In a user namespace without its own network (or ipc) namespace, the kernel refuses
+        // a new sysfs (mqueue); bind the host's instead, as runc does.
+        Err(Error::Sys { source: nix::Error::EPERM, .. }) if matches!(fstype, "sysfs" | "mqueue") => {
+            let host = if fstype == "sysfs" { "/sys" } else { "/dev/mqueue" };
+            let t = clone_tree(CWD, Path::new(host), true).map_err(fail(format!("binding {host}")))?;
+            set_attr(t.as_fd(), opts.attr_set | opts.rec_set, A::empty(), 0, true)
+                .map_err(|e| Error::sys(format!("setting attributes on {host}"), e))?;
+            t
+        }
+        Err(e) => return Err(e),
+    };
+    attach(&tree, &target).map_err(fail(format!("attaching {fstype}")))?;
+    propagate(&tree, &opts)
+}
+
+fn propagate(tree: &OwnedFd, opts: &MountOptions) -> Result<()> {
+    for &(p, rec) in &opts.propagation {
+        set_attr(tree.as_fd(), A::empty(), A::empty(), p, rec)
+            .map_err(|e| Error::sys("setting mount propagation", e))?;
+    }
+    Ok(())
+}
+
+fn bind(root: &OwnedFd, m: &Mount, opts: &MountOptions, bundle: &Path) -> Result<()> {
+    let dest = m.destination();
+    let source = m.source().clone().unwrap_or_default();
+    let source: PathBuf = if source.is_absolute() {
+        source
+    } else {
+        bundle.join(source)
+    };
+    let meta = std::fs::metadata(&source).map_err(|e| Error::io("bind mount source", &source, e))?;
+    let target = if meta.is_dir() {
+        mkdir_all_in_root(root, dest, 0o755)
+    } else {
+        create_file_in_root(root, dest, 0o644)
+    }
+    .map_err(fail(format!("creating {}", dest.display())))?;
+    let tree = clone_tree(CWD, &source, opts.recursive)
+        .map_err(fail(format!("open_tree {}", source.display())))?;
+    set_attr(tree.as_fd(), opts.attr_set, opts.attr_clr, 0, false)
+        .map_err(|e| Error::sys("setting mount attributes", e))?;
+    set_attr(tree.as_fd(), opts.rec_set, opts.rec_clr, 0, true)
+        .map_err(|e| Error::sys("setting recursive mount attributes", e))?;
+    attach(&tree, &target).map_err(fail(format!("attaching {}", source.display())))?;
+    propagate(&tree, opts)
+}
+
+/// A `cgroup` mount shows the container its own cgroup: on v2 a cgroup2 instance (with a
+/// cgroup namespace) or a bind of its directory; on v1 a tmpfs with a bind per controller.
+/// Without a cgroup namespace the result is always read-only (CVE-2023-25809).
+fn mount_cgroup(root: &OwnedFd, dest: &Path, opts: &MountOptions, ctx: &MountContext<'_>) -> Result<()> {
+    let mut attrs = opts.attr_set | A::MOUNT_ATTR_NOSUID | A::MOUNT_ATTR_NODEV | A::MOUNT_ATTR_NOEXEC;
+    if !ctx.new_cgroupns {
+        attrs |= A::MOUNT_ATTR_RDONLY;
+    }
+    let target = mkdir_all_in_root(root, dest, 0o755).map_err(fail(format!("creating {}", dest.display())))?;
+    if ctx.cgroup.hierarchy() == Hierarchy::Unified {
+        let tree = if ctx.new_cgroupns {
+            new_fs("cgroup2", Some("cgroup"), &[], attrs)?
+        } else {
+            let dir = ctx.cgroup.unified_dir().unwrap_or_default();
+            let t = clone_tree(CWD, &dir, false).map_err(fail(format!("open_tree {}", dir.display())))?;
+            set_attr(t.as_fd(), attrs, A::empty(), 0, false)
+                .map_err(|e| Error::sys("setting cgroup mount attributes", e))?;
+            t
+        };
+        return attach(&tree, &target).map_err(fail("attaching cgroup2".into()));
+    }
+    let tmpfs = new_fs("tmpfs", Some("tmpfs"), &["mode=755".into()], attrs - A::MOUNT_ATTR_RDONLY)?;
+    attach(&tmpfs, &target).map_err(fail("attaching cgroup tmpfs".into()))?;
+    let dir = rustix::fs::openat(&tmpfs, ".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(fail("opening cgroup tmpfs".into()))?;
+    for (name, host_dir) in ctx.cgroup.v1_dirs() {
+        rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o755))
+            .map_err(fail(format!("creating cgroup dir {name}")))?;
+        let sub = path_in_root(&dir, Path::new(&name)).map_err(fail(format!("opening {name}")))?;
+        let tree = clone_tree(CWD, &host_dir, false).map_err(fail(format!("open_tree {}", host_dir.display())))?;
+        set_attr(tree.as_fd(), attrs, A::empty(), 0, false)
+            .map_err(|e| Error::sys("setting cgroup mount attributes", e))?;
+        attach(&tree, &sub).map_err(fail(format!("attaching cgroup {name}")))?;
+        if name.contains(',') {
+            for alias in name.split(',') {
+                let _ = rustix::fs::symlinkat(name.as_str(), &dir, alias);
+            }
+        }
+    }
+    if attrs.contains(A::MOUNT_ATTR_RDONLY) {
+        set_attr(tmpfs.as_fd(), A::MOUNT_ATTR_RDONLY, A::empty(), 0, false)
+            .map_err(|e| Error::sys("making cgroup tmpfs read-only", e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The attributes of the container's process, applied in the order the kernel requires:
+//! rlimits and scheduling while privileged, the bounding set, then the user and groups, then
+//! the remaining capability sets, no_new_privs last. Shared by init and exec.
+
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{Linux, Process};
+use rustix::process::{Resource, Rlimit};
+
+use crate::capabilities;
+use crate::error::{Error, Result, SysContext};
+
+/// The JSON name of a spec enum value (`"RLIMIT_NOFILE"`, `"SCHED_FIFO"`...).
+fn name_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn rlimit_resource(name: &str) -> Option<Resource> {
+    Some(match name {
+        "RLIMIT_CPU" => Resource::Cpu,
+        "RLIMIT_FSIZE" => Resource::Fsize,
+        "RLIMIT_DATA" => Resource::Data,
+        "RLIMIT_STACK" => Resource::Stack,
+        "RLIMIT_CORE" => Resource::Core,
+        "RLIMIT_RSS" => Resource::Rss,
+        "RLIMIT_NPROC" => Resource::Nproc,
+        "RLIMIT_NOFILE" => Resource::Nofile,
+        "RLIMIT_MEMLOCK" => Resource::Memlock,
+        "RLIMIT_AS" => Resource::As,
+        "RLIMIT_LOCKS" => Resource::Locks,
+        "RLIMIT_SIGPENDING" => Resource::Sigpending,
+        "RLIMIT_MSGQUEUE" => Resource::Msgqueue,
+        "RLIMIT_NICE" => Resource::Nice,
+        "RLIMIT_RTPRIO" => Resource::Rtprio,
+        "RLIMIT_RTTIME" => Resource::Rttime,
+        _ => return None,
+    })
+}
+
+/// Everything that needs privilege and does not depend on the user: rlimits, oom score, I/O
+/// priority, scheduler, personality.
+pub fn apply_privileged(process: &Process, linux: Option<&Linux>) -> Result<()> {
+    for rl in process.rlimits().iter().flatten() {
+        let name = name_of(&rl.typ());
+        let res = rlimit_resource(&name)
+            .ok_or_else(|| Error::Usage(format!("process.rlimits: unknown type {name}")))?;
+        let lim = Rlimit {
+            current: Some(rl.soft()).filter(|v| *v != u64::MAX),
+            maximum: Some(rl.hard()).filter(|v| *v != u64::MAX),
+        };
+        rustix::process::setrlimit(res, lim)
+            .map_err(|e| Error::sys(format!("process.rlimits: setrlimit {name}"), nix::Error::from_raw(e.raw_os_error())))?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::io("process.oomScoreAdj: writing", "/proc/self/oom_score_adj", e))?;
+    }
+    if let Some(io) = process.io_priority() {
+        let class = match name_of(&io.class()).as_str() {
+            "IOPRIO_CLASS_RT" => 1,
+            "IOPRIO_CLASS_BE" => 2,
+            "IOPRIO_CLASS_IDLE" => 3,
+            other => return Err(Error::Usage(format!("process.ioPriority: unknown class {other}"))),
+        };
+        let level = i32::try_from(io.priority()).unwrap_or(0);
+        arca_sys::process::ioprio_set_self(class, level).ctx(|| "process.ioPriority".into())?;
+    }
+    if let Some(s) = process.scheduler() {
+        apply_scheduler(s)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        let persona = match name_of(&p.domain()).as_str() {
+            "LINUX32" => nix::sys::personality::Persona::from_bits_retain(0x0008),
+            _ => nix::sys::personality::Persona::empty(),
+        };
+        nix::sys::personality::set(persona).ctx(|| "linux.personality".into())?;
+    }
+    Ok(())
+}
+
+fn apply_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {
+    let policy = match name_of(&s.policy()).as_str() {
+        "SCHED_OTHER" => 0,
+        "SCHED_FIFO" => 1,
+        "SCHED_RR" => 2,
+        "SCHED_BATCH" => 3,
+        "SCHED_IDLE" => 5,
+        "SCHED_DEADLINE" => 6,
+        other => return Err(Error::Usage(format!("process.scheduler: unsupported policy {other}"))),
+    };
+    let mut flags = 0u64;
+    for f in s.flags().iter().flatten() {
+        flags |= match name_of(f).as_str() {
+            "SCHED_FLAG_RESET_ON_FORK" => 0x01,
+            "SCHED_FLAG_RECLAIM" => 0x02,
+            "SCHED_FLAG_DL_OVERRUN" => 0x04,
+            "SCHED_FLAG_KEEP_POLICY" => 0x08,
+            "SCHED_FLAG_KEEP_PARAMS" => 0x10,
+            "SCHED_FLAG_UTIL_CLAMP_MIN" => 0x20,
+            "SCHED_FLAG_UTIL_CLAMP_MAX" => 0x40,
+            _ => 0,
+        };
+    }
+    let attr = arca_sys::process::SchedAttr {
+        sched_policy: policy,
+        sched_flags: flags,
+        sched_nice: s.nice().unwrap_or(0),
+        sched_priority: u32::try_from(s.priority().unwrap_or(0)).unwrap_or(0),
+        sched_runtime: s.runtime().unwrap_or(0),
+        sched_deadline: s.deadline().unwrap_or(0),
+        sched_period: s.period().unwrap_or(0),
+        ..Default::default()
+    };
+    arca_sys::process::sched_setattr_self(&attr).ctx(|| "process.scheduler".into())
+}
+
+/// Drops to the spec's user with its capabilities: bounding set, groups and ids (keeping
+/// capabilities across the uid change), then the other sets; then umask and no_new_privs.
+pub fn apply_identity(process: &Process, may_setgroups: bool) -> Result<()> {
+    let user = process.user();
+    if let Some(caps) = process.capabilities() {
+        capabilities::drop_bounding(caps)?;
+    }
+    nix::sys::prctl::set_keepcaps(true).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())?;
+    if may_setgroups {
+        let mut groups: Vec<Gid> = user
+            .additional_gids()
+            .iter()
+            .flatten()
+            .map(|g| Gid::from_raw(*g))
+            .collect();
+        groups.dedup();
+        nix::unistd::setgroups(&groups).ctx(|| "process.user.additionalGids: setgroups".into())?;
+    }
+    let gid = Gid::from_raw(user.gid());
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresgid(gid, gid, gid).ctx(|| format!("process.user.gid: setgid {gid}"))?;
+    nix::unistd::setresuid(uid, uid, uid).ctx(|| format!("process.user.uid: setuid {uid}"))?;
+    nix::sys::prctl::set_keepcaps(false).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())?;
+    if let Some(caps) = process.capabilities() {
+        capabilities::apply_sets(caps)?;
+    }
+    nix::sys::stat::umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
+    if process.no_new_privileges() == Some(true) {
+        nix::sys::prctl::set_no_new_privs().ctx(|| "process.noNewPrivileges".into())?;
+    }
+    Ok(())
+}
+
+/// The executable `args[0]` names, looked up in the process's own PATH inside the container.
+pub fn find_executable(process: &Process) -> Result<CString> {
+    let args = process.args().as_deref().unwrap_or_default();
+    let arg0 = args
+        .first()
+        .ok_or_else(|| Error::Usage("process.args: must not be empty".into()))?;
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        let p = if p.is_absolute() {
+            p
+        } else {
+            process.cwd().join(p)
+        };
+        is_exec(&p).then_some(p)
+    } else {
+        let path = process
+            .env()
+            .iter()
+            .flatten()
+            .find_map(|kv| kv.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(arg0))
+            .find(|p| is_exec(p))
+    };
+    let found = found.ok_or_else(|| {
+        Error::Usage(format!(
+            "process.args[0] {arg0:?}: executable file not found in $PATH or not executable"
+        ))
+    })?;
+    CString::new(found.into_os_string().into_encoded_bytes())
+        .map_err(|_| Error::Usage("process.args[0]: contains NUL".into()))
+}
+
+pub fn cstrings(items: &[String]) -> Result<Vec<CString>> {
+    items
+        .iter()
+        .map(|s| CString::new(s.as_bytes()).map_err(|_| Error::Usage(format!("{s:?}: contains NUL"))))
+        .collect()
+}
+
+/// Restores default signal handling and an empty mask: the runtime's dispositions (Rust
+/// ignores SIGPIPE) must not leak into the container's process.
+pub fn reset_signals() -> Result<()> {
+    arca_sys::signal::reset_all().ctx(|| "resetting signal dispositions".into())
+}

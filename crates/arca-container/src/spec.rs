@@ -1,0 +1,123 @@
+//! Loading and checking a bundle's config.json before anything is created, so that bad input
+//! fails with one line that names the file and field and leaves nothing behind.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::error::{Error, Result};
+use crate::paths::escapes_root;
+
+/// A validated spec with its bundle and the absolute rootfs path.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub spec: Spec,
+    pub rootfs: PathBuf,
+}
+
+impl Bundle {
+    pub fn load(dir: &Path) -> Result<Bundle> {
+        let dir = std::path::absolute(dir).map_err(|e| Error::io("resolving bundle", dir, e))?;
+        let file = dir.join("config.json");
+        let text = match std::fs::read(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(spec_err(&file, "no such file (is --bundle right?)"))
+            }
+            Err(e) => return Err(Error::io("reading", &file, e)),
+        };
+        let spec: Spec = serde_json::from_slice(&text)
+            .map_err(|e| spec_err(&file, format!("malformed JSON: {e}")))?;
+        let rootfs = validate(&spec, &dir, &file)?;
+        Ok(Bundle { dir, spec, rootfs })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+}
+
+fn spec_err(file: &Path, msg: impl Into<String>) -> Error {
+    Error::Spec {
+        file: file.to_owned(),
+        msg: msg.into(),
+    }
+}
+
+/// Checks what must hold before create starts; returns the absolute rootfs path.
+fn validate(spec: &Spec, dir: &Path, file: &Path) -> Result<PathBuf> {
+    let version = spec.version();
+    let major = version.split('.').next().unwrap_or("");
+    if major != "1" {
+        return Err(spec_err(
+            file,
+            format!("ociVersion {version:?} is not supported (this runtime implements 1.x)"),
+        ));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| spec_err(file, "root: missing"))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        dir.join(root.path())
+    };
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(spec_err(
+                file,
+                format!("root.path {}: not a directory", rootfs.display()),
+            ))
+        }
+        Err(e) => {
+            return Err(spec_err(
+                file,
+                format!("root.path {}: {e}", rootfs.display()),
+            ))
+        }
+    }
+    let process = spec.process().as_ref();
+    if let Some(p) = process {
+        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+            return Err(spec_err(file, "process.args: must not be empty"));
+        }
+        if !p.cwd().is_absolute() {
+            return Err(spec_err(
+                file,
+                format!("process.cwd {:?}: must be an absolute path", p.cwd()),
+            ));
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let d = m.destination();
+        if escapes_root(d) {
+            return Err(spec_err(
+                file,
+                format!(
+                    "mounts[{i}].destination {}: escapes the container root",
+                    d.display()
+                ),
+            ));
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        for (i, p) in linux
+            .masked_paths()
+            .iter()
+            .flatten()
+            .chain(linux.readonly_paths().iter().flatten())
+            .enumerate()
+        {
+            if escapes_root(Path::new(p)) {
+                return Err(spec_err(
+                    file,
+                    format!("linux masked/readonly path #{i} {p:?}: escapes the container root"),
+                ));
+            }
+        }
+    }
+    Ok(rootfs)
+}

@@ -1,0 +1,129 @@
+//! One function per verb: turn parsed flags into calls on the runtime library.
+
+mod exec;
+mod ps;
+mod spec;
+
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+use arca_container::container::{self, CreateOptions};
+use arca_container::store::Store;
+
+use crate::cli::{Cli, Command, CreateArgs, Format};
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.version {
+        println!("arca-runtime version {}", env!("CARGO_PKG_VERSION"));
+        println!("spec: {}", arca_container::OCI_VERSION);
+        return Ok(0);
+    }
+    let Some(command) = cli.command else {
+        bail!("no command given (see --help)");
+    };
+    if cli.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
+        bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs driver)");
+    }
+    let store = || Store::new(&cli.root);
+    match command {
+        Command::Create(a) => {
+            container::create(&store()?, &create_options(a))?;
+            Ok(0)
+        }
+        Command::Start { id } => {
+            container::start(&store()?, &id)?;
+            Ok(0)
+        }
+        Command::Run { create, detach, .. } => run(&store()?, create, detach),
+        Command::State { id } => {
+            let store = store()?;
+            let st = store.load(&id)?;
+            let status = st.status(&store.dir(&id));
+            println!("{}", serde_json::to_string_pretty(&st.oci_state(status))?);
+            Ok(0)
+        }
+        Command::Kill { id, signal, all } => {
+            let sig = arca_container::signal::parse(&signal)?;
+            container::kill(&store()?, &id, sig, all)?;
+            Ok(0)
+        }
+        Command::Delete { id, force } => {
+            container::delete(&store()?, &id, force)?;
+            Ok(0)
+        }
+        Command::List { quiet, format } => list(&store()?, quiet, format),
+        Command::Exec(a) => exec::exec(&store()?, a),
+        Command::Ps { id, format, ps_args } => ps::ps(&store()?, &id, format, &ps_args),
+        Command::Spec { bundle } => {
+            let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");
+            spec::write(&bundle, rootless)
+        }
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&arca_container::features::features())?);
+            Ok(0)
+        }
+    }
+}
+
+fn create_options(a: CreateArgs) -> CreateOptions {
+    CreateOptions {
+        id: a.id,
+        bundle: a.bundle,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    }
+}
+
+/// `run`: create and start; in the foreground, forward signals, pass the exit code through and
+/// delete the container afterwards, as runc does.
+fn run(store: &Store, a: CreateArgs, detach: bool) -> Result<i32> {
+    let id = a.id.clone();
+    let sigset = if detach {
+        None
+    } else {
+        Some(container::wait::block_signals()?)
+    };
+    let st = container::create(store, &create_options(a))?;
+    if let Err(e) = container::start(store, &id) {
+        let _ = container::delete(store, &id, true);
+        return Err(e.into());
+    }
+    let Some(set) = sigset else {
+        return Ok(0);
+    };
+    let pid = nix::unistd::Pid::from_raw(st.pid);
+    let code = container::wait_forwarding_signals(pid, &set).context("waiting for the container")?;
+    container::delete(store, &id, true)?;
+    Ok(code)
+}
+
+fn list(store: &Store, quiet: bool, format: Format) -> Result<i32> {
+    let entries = container::list(store)?;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for e in &entries {
+            writeln!(out, "{}", e.id)?;
+        }
+    } else if format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string(&entries)?)?;
+    } else {
+        let w = entries.iter().map(|e| e.id.len()).max().unwrap_or(2).max(2) + 3;
+        writeln!(out, "{:w$}{:<10}{:<10}{:<40}{:<32}OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED")?;
+        for e in &entries {
+            writeln!(
+                out,
+                "{:w$}{:<10}{:<10}{:<40}{:<32}{}",
+                e.id,
+                e.pid,
+                e.status,
+                e.bundle.display(),
+                e.created,
+                e.owner
+            )?;
+        }
+    }
+    Ok(0)
+}

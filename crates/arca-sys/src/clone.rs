@@ -1,0 +1,70 @@
+//! `clone3(2)` used as a fork that carries namespace flags and, on cgroup v2, a target cgroup.
+//!
+//! crun's process model: the container's init is a clone of the runtime that goes straight into
+//! container set-up, with no re-exec of the runtime binary.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::unistd::Pid;
+
+/// What the caller of [`clone_process`] is after the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneResult {
+    /// We are the parent; the child has this pid in our pid namespace.
+    Parent(Pid),
+    /// We are the child.
+    Child,
+}
+
+/// Mirrors `struct clone_args` of `linux/sched.h` (version 2, with `cgroup`).
+#[repr(C)]
+#[derive(Debug, Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// `CLONE_INTO_CGROUP` from `linux/sched.h` (not yet in every libc release).
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Forks the calling process with `flags` (the `CLONE_NEW*` namespace flags), like `fork(2)`:
+/// the child continues on a copy of the parent's stack. With `cgroup`, the child is born in
+/// that cgroup v2 directory (`CLONE_INTO_CGROUP`).
+///
+/// The caller must be single-threaded: the child inherits only the calling thread, and any lock
+/// another thread held would stay locked forever in the child. The runtime never starts threads.
+pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> nix::Result<CloneResult> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: `args` is a valid, initialised clone_args of the size passed; with no stack given
+    // the kernel duplicates the caller's stack like fork(2), and the single-threaded caller
+    // (documented above) leaves the child in a consistent state.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(nix::Error::last()),
+        0 => Ok(CloneResult::Child),
+        pid => Ok(CloneResult::Parent(Pid::from_raw(pid as i32))),
+    }
+}
