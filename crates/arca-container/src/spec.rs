@@ -27,8 +27,16 @@ impl Bundle {
             }
             Err(e) => return Err(Error::io("reading", &file, e)),
         };
-        let spec: Spec = serde_json::from_slice(&text)
-            .map_err(|e| spec_err(&file, format!("malformed JSON: {e}")))?;
+        let de = &mut serde_json::Deserializer::from_slice(&text);
+        let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                spec_err(&file, format!("malformed JSON: {inner}"))
+            } else {
+                spec_err(&file, format!("{path}: {inner}"))
+            }
+        })?;
         let rootfs = validate(&spec, &dir, &file)?;
         Ok(Bundle { dir, spec, rootfs })
     }
@@ -83,6 +91,18 @@ fn validate(spec: &Spec, dir: &Path, file: &Path) -> Result<PathBuf> {
     if let Some(p) = process {
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             return Err(spec_err(file, "process.args: must not be empty"));
+        }
+        // Ids above 2^31-1 would wrap to negative (and to root) in some consumers
+        // (CVE-2024-40635): refuse them.
+        let user = p.user();
+        let ids = [user.uid(), user.gid()]
+            .into_iter()
+            .chain(user.additional_gids().iter().flatten().copied());
+        if let Some(bad) = ids.into_iter().find(|id| *id > i32::MAX.cast_unsigned()) {
+            return Err(spec_err(
+                file,
+                format!("process.user: uid/gid {bad} out of range 0-2147483647"),
+            ));
         }
         if !p.cwd().is_absolute() {
             return Err(spec_err(

@@ -63,12 +63,14 @@ fn write_line(out: &Mutex<Box<dyn Write + Send>>, json: bool, level: Level, msg:
     }
 }
 
-/// Installs the logger. Without `--log`, text goes to stderr (errors are printed by main).
-pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) {
-    let out: Box<dyn Write + Send> = match log.map(|p| File::options().create(true).append(true).open(p)) {
-        Some(Ok(f)) => Box::new(f),
-        _ => Box::new(std::io::stderr()),
-    };
+/// Installs the logger; returns whether it writes to a file. Without `--log`, warnings go to
+/// stderr (and main prints the final error there itself).
+pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> bool {
+    let (out, to_file): (Box<dyn Write + Send>, bool) =
+        match log.map(|p| File::options().create(true).append(true).open(p)) {
+            Some(Ok(f)) => (Box::new(f), true),
+            _ => (Box::new(std::io::stderr()), false),
+        };
     let layer = LogLayer {
         out: Mutex::new(out),
         json: format == LogFormat::Json,
@@ -76,4 +78,5 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) {
     };
     let subscriber = tracing_subscriber::registry().with(layer);
     let _ = tracing::subscriber::set_global_default(subscriber);
+    to_file
 }

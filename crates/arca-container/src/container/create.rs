@@ -117,6 +117,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
         _ => None,
     };
 
+    let fifo = rustix::fs::open(&fifo, rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
+        .map_err(|e| Error::io("opening exec fifo", &fifo, e.into()))?;
     let (parent, child) = channel::pair()?;
     let preserve_fds = opts.preserve_fds + listen_fds();
     let mut clone_flags = ns.clone_flags;
@@ -150,6 +152,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
     };
     leave_around_clone(restore);
     drop(child);
+    drop(fifo);
     undo.child = Some(pid);
     st.pid = pid.as_raw();
     st.start_time = state::proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);

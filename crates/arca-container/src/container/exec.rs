@@ -160,7 +160,7 @@ fn exec_child(
     };
     let exe = process::find_executable(p)?;
     let argv = process::cstrings(p.args().as_deref().unwrap_or_default())?;
-    let env = process::cstrings(p.env().as_deref().unwrap_or_default())?;
+    let env = process::cstrings(&process::with_home(p.env().clone().unwrap_or_default(), p.user().uid()))?;
     if let Some(slave) = console {
         nix::unistd::setsid().ctx(|| "setsid".into())?;
         arca_sys::tty::set_controlling_terminal(slave.as_fd()).ctx(|| "setting controlling terminal".into())?;
@@ -170,6 +170,8 @@ fn exec_child(
     nix::unistd::chdir(p.cwd()).ctx(|| format!("cwd {}", p.cwd().display()))?;
     arca_sys::process::cloexec_from(3 + opts.preserve_fds).ctx(|| "marking fds close-on-exec".into())?;
     process::reset_signals()?;
+    // The exec'd process outlives `exec -d`.
+    nix::sys::prctl::set_pdeathsig(None).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     let err = nix::unistd::execve(&exe, &argv, &env).unwrap_err();
     Err(Error::sys(format!("exec {}", exe.to_string_lossy()), err))
 }

@@ -21,7 +21,6 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::Spec;
-use rustix::fs::{Mode, OFlags};
 
 use crate::channel::{Channel, Message};
 use crate::error::{Error, Result, SysContext};
@@ -34,7 +33,10 @@ pub struct InitArgs<'a> {
     pub id: &'a str,
     pub bundle: &'a Bundle,
     pub chan: Channel,
-    pub fifo: &'a Path,
+    /// The exec fifo, opened read-write by the parent (a reader alone would see EOF; read-write,
+    /// our read blocks until `start` writes). Opened there because a user-namespaced init may
+    /// no longer have the right to open it.
+    pub fifo: &'a OwnedFd,
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -83,9 +85,6 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    // Held read-write so that our read blocks until `start` writes (a reader alone would see EOF).
-    let fifo = rustix::fs::open(a.fifo, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io("opening exec fifo", a.fifo, e.into()))?;
 
     if let Some(h) = spec.hostname() {
         if !a.ns.new_uts {
@@ -141,11 +140,12 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     rootfs::enter(&root, &a.bundle.rootfs, a.no_pivot)?;
     drop(root);
     if let Some(l) = linux {
-        rootfs::mask_paths(l.masked_paths().as_deref().unwrap_or_default())?;
-        rootfs::readonly_paths(l.readonly_paths().as_deref().unwrap_or_default())?;
+        // Sysctls first: /proc/sys is usually among the read-only paths.
         if let Some(s) = l.sysctl() {
             rootfs::write_sysctls(s)?;
         }
+        rootfs::mask_paths(l.masked_paths().as_deref().unwrap_or_default())?;
+        rootfs::readonly_paths(l.readonly_paths().as_deref().unwrap_or_default())?;
     }
     if spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true)) {
         rootfs::readonly_root()?;
@@ -160,7 +160,8 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
 
     let exe = process::find_executable(process)?;
     let argv = process::cstrings(process.args().as_deref().unwrap_or_default())?;
-    let env = process::cstrings(&env_with_listen_fds(process.env().as_deref().unwrap_or_default()))?;
+    let env = env_with_listen_fds(process.env().as_deref().unwrap_or_default());
+    let env = process::cstrings(&process::with_home(env, process.user().uid()))?;
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if let Some(slave) = console {
         arca_sys::tty::set_controlling_terminal(slave.as_fd()).ctx(|| "setting controlling terminal".into())?;
@@ -175,8 +176,10 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     // already cleared the parent-death signal for a non-root user; clear it for root too).
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     a.chan.send(&Message::Ready)?;
-    wait_for_start(&fifo)?;
+    wait_for_start(a.fifo)?;
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
+        let mut state = state;
+        state["status"] = "created".into();
         if let Err(e) = crate::hooks::run_all("startContainer", h, &state) {
             eprintln!("arca-runtime: {e}");
             std::process::exit(1);

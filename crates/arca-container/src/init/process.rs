@@ -204,3 +204,22 @@ pub fn cstrings(items: &[String]) -> Result<Vec<CString>> {
 pub fn reset_signals() -> Result<()> {
     arca_sys::signal::reset_all().ctx(|| "resetting signal dispositions".into())
 }
+
+/// Adds `HOME` from the container's /etc/passwd (or `/`) when the spec did not set it, as runc
+/// does. Read after pivot_root, so the file is the container's.
+pub fn with_home(mut env: Vec<String>, uid: u32) -> Vec<String> {
+    if env.iter().any(|kv| kv.starts_with("HOME=")) {
+        return env;
+    }
+    let home = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let f: Vec<&str> = line.split(':').collect();
+                (f.len() >= 6 && f[2].parse::<u32>() == Ok(uid)).then(|| f[5].to_owned())
+            })
+        })
+        .unwrap_or_else(|| "/".to_owned());
+    env.push(format!("HOME={home}"));
+    env
+}
