@@ -99,7 +99,10 @@ impl NamespacePlan {
                 }
             }
         }
-        let joins_user = plan.joins.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+        let joins_user = plan
+            .joins
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::User);
         if joins_user && !plan.clone_flags.is_empty() {
             return Err(Error::Usage(
                 "linux.namespaces: joining a user namespace by path while creating other \

@@ -67,7 +67,12 @@ pub fn create_file_in_root(root: impl AsFd, path: &Path, mode: u32) -> Result<Ow
     let parent = rel.parent().unwrap_or(Path::new(""));
     let name = rel.file_name().ok_or(Errno::INVAL)?;
     let dir = mkdir_all_in_root(root, parent, 0o755)?;
-    let dir = rustix::fs::openat(&dir, ".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let dir = rustix::fs::openat(
+        &dir,
+        ".",
+        OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     drop(rustix::fs::openat(
         &dir,
         name,
@@ -87,7 +92,12 @@ pub fn parent_in_root(
     let name = rel.file_name().ok_or(Errno::INVAL)?.to_owned();
     let parent = rel.parent().unwrap_or(Path::new(""));
     let dir = mkdir_all_in_root(root.as_fd(), parent, 0o755)?;
-    let dir = rustix::fs::openat(&dir, ".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let dir = rustix::fs::openat(
+        &dir,
+        ".",
+        OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     Ok((dir, name))
 }
 
@@ -127,8 +137,8 @@ mod tests {
         std::fs::create_dir_all(root.join("etc")).unwrap();
         symlink("/", root.join("escape")).unwrap();
         symlink("../../..", root.join("up")).unwrap();
-        let rootfd = rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
-            .unwrap();
+        let rootfd =
+            rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
         // "escape/etc" must be the rootfs's etc, not the host's.
         let fd = path_in_root(&rootfd, Path::new("/escape/etc")).unwrap();
         let host_etc = std::fs::metadata("/etc").unwrap();

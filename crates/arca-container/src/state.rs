@@ -96,7 +96,11 @@ impl ContainerState {
     pub fn oci_state(&self, status: Status) -> serde_json::Value {
         // The spec requires pid while the process exists; like runc, a stopped container
         // reports 0 rather than a pid that may belong to someone else by now.
-        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        };
         let mut v = serde_json::json!({
             "ociVersion": crate::OCI_VERSION,
             "id": self.id,
@@ -138,7 +142,9 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
 /// but a container paused by another tool must not be reported as running).
 fn frozen(cgroup: &Path) -> bool {
     let rel = crate::paths::relative(cgroup);
-    let v1 = Path::new("/sys/fs/cgroup/freezer").join(rel).join("freezer.state");
+    let v1 = Path::new("/sys/fs/cgroup/freezer")
+        .join(rel)
+        .join("freezer.state");
     if let Ok(s) = std::fs::read_to_string(v1) {
         return s.trim() == "FROZEN";
     }
@@ -191,7 +197,7 @@ mod tests {
 
     #[test]
     fn own_stat() {
-        let me = std::process::id() as i32;
+        let me = std::process::id().cast_signed();
         let (state, start) = proc_stat(me).unwrap();
         assert!(state == 'R' || state == 'S');
         assert!(process_alive(me, start));

@@ -188,9 +188,31 @@ pub struct ExecArgs {
 /// runc (urfave/cli) also accepts long flags with one dash (`-bundle`): rewrite them.
 pub fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     const LONG: &[&str] = &[
-        "root", "log", "log-format", "debug", "systemd-cgroup", "rootless", "bundle", "pid-file",
-        "console-socket", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "force", "all",
-        "format", "quiet", "process", "tty", "cwd", "env", "user", "cap", "no-new-privs", "keep",
+        "root",
+        "log",
+        "log-format",
+        "debug",
+        "systemd-cgroup",
+        "rootless",
+        "bundle",
+        "pid-file",
+        "console-socket",
+        "no-pivot",
+        "no-new-keyring",
+        "preserve-fds",
+        "detach",
+        "force",
+        "all",
+        "format",
+        "quiet",
+        "process",
+        "tty",
+        "cwd",
+        "env",
+        "user",
+        "cap",
+        "no-new-privs",
+        "keep",
     ];
     let mut out = Vec::new();
     let mut rest = false;

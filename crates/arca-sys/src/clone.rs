@@ -45,12 +45,12 @@ pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> nix::Result<CloneResult> {
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal: u64::from(libc::SIGCHLD.cast_unsigned()),
         ..CloneArgs::default()
     };
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = fd.as_raw_fd() as u64;
+        args.cgroup = u64::from(fd.as_raw_fd().cast_unsigned());
     }
     // SAFETY: `args` is a valid, initialised clone_args of the size passed; with no stack given
     // the kernel duplicates the caller's stack like fork(2), and the single-threaded caller
@@ -65,6 +65,8 @@ pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> nix::Result<
     match ret {
         -1 => Err(nix::Error::last()),
         0 => Ok(CloneResult::Child),
-        pid => Ok(CloneResult::Parent(Pid::from_raw(pid as i32))),
+        pid => Ok(CloneResult::Parent(Pid::from_raw(
+            i32::try_from(pid).map_err(|_| nix::Error::EOVERFLOW)?,
+        ))),
     }
 }

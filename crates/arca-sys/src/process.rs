@@ -33,7 +33,7 @@ pub struct SchedAttr {
 /// `sched_setattr(0, attr, 0)`: the scheduling policy of the calling thread.
 pub fn sched_setattr_self(attr: &SchedAttr) -> nix::Result<()> {
     let mut attr = *attr;
-    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    attr.size = u32::try_from(std::mem::size_of::<SchedAttr>()).unwrap_or(u32::MAX);
     // SAFETY: `attr` is a valid sched_attr whose `size` field matches its layout; the kernel
     // only reads it.
     let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
@@ -69,7 +69,8 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
 pub fn join_session_keyring(name: &std::ffi::CStr) -> nix::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
     // SAFETY: `name` is a NUL-terminated string that outlives the call; the kernel only reads it.
-    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     if ret == -1 {
         Err(nix::Error::last())
     } else {

@@ -1,6 +1,8 @@
 //! Signal dispositions: what a freshly exec'd container process must start with.
 
-use nix::sys::signal::{sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{
+    sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
 
 /// Every signal back to its default action and an empty signal mask.
 pub fn reset_all() -> nix::Result<()> {

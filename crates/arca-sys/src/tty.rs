@@ -48,7 +48,13 @@ pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> nix::Result<
 pub fn unlock_pty(master: BorrowedFd<'_>) -> nix::Result<()> {
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int through the pointer, which points at a live local.
-    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK as _, &unlock as *const _) };
+    let ret = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCSPTLCK as _,
+            &unlock as *const _,
+        )
+    };
     if ret < 0 {
         Err(nix::Error::last())
     } else {

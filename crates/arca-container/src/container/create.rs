@@ -13,7 +13,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec};
+use oci_spec::runtime::{
+    LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec,
+};
 
 use crate::channel::{self, Message};
 use crate::error::{Error, Result, SysContext};
@@ -68,8 +70,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
     let bundle = Bundle::load(&opts.bundle)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
-    let ns = NamespacePlan::from_spec(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or_default())
-        .map_err(|e| spec_error(&bundle, e))?;
+    let ns = NamespacePlan::from_spec(
+        linux
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or_default(),
+    )
+    .map_err(|e| spec_error(&bundle, e))?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     if terminal && opts.console_socket.is_none() {
         return Err(Error::Spec {
@@ -97,13 +103,16 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup_path: cgroup_path.clone(),
-        poststart: hooks.and_then(|h| h.poststart().clone()).unwrap_or_default(),
+        poststart: hooks
+            .and_then(|h| h.poststart().clone())
+            .unwrap_or_default(),
         poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
         creating: true,
     };
     store.save(&st)?;
     let fifo = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).ctx(|| format!("mkfifo {}", fifo.display()))?;
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("mkfifo {}", fifo.display()))?;
 
     let cgroup = Cgroup::open(&cgroup_path)?;
     cgroup.create()?;
@@ -117,8 +126,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
         _ => None,
     };
 
-    let fifo = rustix::fs::open(&fifo, rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-        .map_err(|e| Error::io("opening exec fifo", &fifo, e.into()))?;
+    let fifo = rustix::fs::open(
+        &fifo,
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::io("opening exec fifo", &fifo, e.into()))?;
     let (parent, child) = channel::pair()?;
     let preserve_fds = opts.preserve_fds + listen_fds();
     let mut clone_flags = ns.clone_flags;
@@ -172,8 +185,16 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
             Some(Message::RunCreateRuntimeHooks) => {
                 let state = st.oci_state(Status::Creating);
                 if let Some(h) = hooks {
-                    crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or_default(), &state)?;
-                    crate::hooks::run_all("createRuntime", h.create_runtime().as_deref().unwrap_or_default(), &state)?;
+                    crate::hooks::run_all(
+                        "prestart",
+                        h.prestart().as_deref().unwrap_or_default(),
+                        &state,
+                    )?;
+                    crate::hooks::run_all(
+                        "createRuntime",
+                        h.create_runtime().as_deref().unwrap_or_default(),
+                        &state,
+                    )?;
                 }
                 parent.send(&Message::HooksDone)?;
             }
@@ -191,7 +212,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
                 })
             }
             None => {
-                let status = waitpid(pid, None).map(|s| format!("{s:?}")).unwrap_or_default();
+                let status = waitpid(pid, None)
+                    .map(|s| format!("{s:?}"))
+                    .unwrap_or_default();
                 undo.child = None;
                 return Err(Error::Init {
                     step: "set-up".into(),
@@ -221,12 +244,19 @@ fn spec_error(bundle: &Bundle, e: Error) -> Error {
 
 /// The spec's device rules followed by runc's defaults and an allow rule per `linux.devices`
 /// node: a config that says only "deny all" must still leave /dev/null usable.
-fn with_default_devices(res: &LinuxResources, linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources {
+fn with_default_devices(
+    res: &LinuxResources,
+    linux: Option<&oci_spec::runtime::Linux>,
+) -> LinuxResources {
     let mut res = res.clone();
     if let Some(rules) = res.devices().clone() {
         let mut rules = rules;
         rules.extend(arca_cgroups::default_allowed_devices());
-        for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+        for d in linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+        {
             let mut r = LinuxDeviceCgroup::default();
             r.set_allow(true);
             r.set_typ(Some(d.typ()));
@@ -278,11 +308,16 @@ fn enter_around_clone(ns: &NamespacePlan, spec: &Spec, flags: &mut CloneFlags) -
     let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().clone());
     if flags.contains(newtime) && offsets.is_some() {
         flags.remove(newtime);
-        let own = File::open("/proc/self/ns/time").map_err(|e| Error::io("opening", "/proc/self/ns/time", e))?;
+        let own = File::open("/proc/self/ns/time")
+            .map_err(|e| Error::io("opening", "/proc/self/ns/time", e))?;
         nix::sched::unshare(newtime).ctx(|| "unshare time namespace".into())?;
         let mut text = String::new();
         for (clock, off) in offsets.iter().flatten() {
-            text.push_str(&format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+            text.push_str(&format!(
+                "{clock} {} {}\n",
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0)
+            ));
         }
         std::fs::write("/proc/self/timens_offsets", text)
             .map_err(|e| Error::io("linux.timeOffsets: writing", "/proc/self/timens_offsets", e))?;
@@ -294,7 +329,10 @@ fn enter_around_clone(ns: &NamespacePlan, spec: &Spec, flags: &mut CloneFlags) -
 fn leave_around_clone(restore: Restore) {
     for (t, own) in restore {
         if let Err(e) = namespaces::join(t, &own) {
-            tracing::warn!("returning to own {} namespace: {e}", namespaces::proc_name(t));
+            tracing::warn!(
+                "returning to own {} namespace: {e}",
+                namespaces::proc_name(t)
+            );
         }
     }
 }

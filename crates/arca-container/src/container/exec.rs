@@ -46,7 +46,9 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
         });
     }
     if opts.process.terminal() == Some(true) && opts.console_socket.is_none() {
-        return Err(Error::Usage("exec with a terminal needs --console-socket".into()));
+        return Err(Error::Usage(
+            "exec with a terminal needs --console-socket".into(),
+        ));
     }
     // The container's namespaces that differ from ours, in joining order.
     let mut joins = Vec::new();
@@ -97,7 +99,9 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
                 Ok(never) => match never {},
                 Err(e) => e,
             };
-            let _ = child.send(&Message::Failed { msg: err.to_string() });
+            let _ = child.send(&Message::Failed {
+                msg: err.to_string(),
+            });
             std::process::exit(1)
         }
         arca_sys::clone::CloneResult::Parent(pid) => pid,
@@ -111,13 +115,20 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
     if clone_into.is_none() {
         cgroup.add_pid(pid.as_raw()).map_err(|e| fail(e.into()))?;
     }
-    parent.send(&Message::Go { state: serde_json::Value::Null }).map_err(fail)?;
+    parent
+        .send(&Message::Go {
+            state: serde_json::Value::Null,
+        })
+        .map_err(fail)?;
     // The channel is close-on-exec: EOF means the exec happened.
     match parent.recv().map_err(fail)? {
         None => {}
         Some(Message::Failed { msg }) => {
             let _ = waitpid(pid, None);
-            return Err(Error::Init { step: "exec".into(), msg });
+            return Err(Error::Init {
+                step: "exec".into(),
+                msg,
+            });
         }
         Some(other) => return Err(fail(Error::Usage(format!("unexpected message {other:?}")))),
     }
@@ -126,7 +137,9 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
     }
     match sigset {
         None => Ok(ExecOutcome::Detached(pid)),
-        Some(set) => Ok(ExecOutcome::Exited(super::wait::wait_forwarding_signals(pid, &set)?)),
+        Some(set) => Ok(ExecOutcome::Exited(super::wait::wait_forwarding_signals(
+            pid, &set,
+        )?)),
     }
 }
 
@@ -148,7 +161,10 @@ fn exec_child(
     let console = if p.terminal() == Some(true) {
         let root = std::fs::File::open("/").map_err(|e| Error::io("opening", "/", e))?;
         let size = p.console_size().map(|b| {
-            (u16::try_from(b.height()).unwrap_or(24), u16::try_from(b.width()).unwrap_or(80))
+            (
+                u16::try_from(b.height()).unwrap_or(24),
+                u16::try_from(b.width()).unwrap_or(80),
+            )
         });
         let (master, slave) = console::open_pty(&root, size)?;
         if let Some(sock) = &opts.console_socket {
@@ -160,15 +176,20 @@ fn exec_child(
     };
     let exe = process::find_executable(p)?;
     let argv = process::cstrings(p.args().as_deref().unwrap_or_default())?;
-    let env = process::cstrings(&process::with_home(p.env().clone().unwrap_or_default(), p.user().uid()))?;
+    let env = process::cstrings(&process::with_home(
+        p.env().clone().unwrap_or_default(),
+        p.user().uid(),
+    ))?;
     if let Some(slave) = console {
         nix::unistd::setsid().ctx(|| "setsid".into())?;
-        arca_sys::tty::set_controlling_terminal(slave.as_fd()).ctx(|| "setting controlling terminal".into())?;
+        arca_sys::tty::set_controlling_terminal(slave.as_fd())
+            .ctx(|| "setting controlling terminal".into())?;
         arca_sys::fd::dup_to_stdio(slave.as_fd()).ctx(|| "dup2 console to stdio".into())?;
     }
     process::apply_identity(p, true)?;
     nix::unistd::chdir(p.cwd()).ctx(|| format!("cwd {}", p.cwd().display()))?;
-    arca_sys::process::cloexec_from(3 + opts.preserve_fds).ctx(|| "marking fds close-on-exec".into())?;
+    arca_sys::process::cloexec_from(3 + opts.preserve_fds)
+        .ctx(|| "marking fds close-on-exec".into())?;
     process::reset_signals()?;
     // The exec'd process outlives `exec -d`.
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;

@@ -35,7 +35,11 @@ pub fn list(store: &Store) -> Result<Vec<ListEntry>> {
             bundle: st.bundle,
             rootfs: st.rootfs,
             created: st.created,
-            owner: if st.owner.is_empty() { "root".into() } else { st.owner },
+            owner: if st.owner.is_empty() {
+                "root".into()
+            } else {
+                st.owner
+            },
             id,
         });
     }

@@ -26,7 +26,8 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .map_err(|e| Error::io("opening exec fifo (is the container init alive?)", &fifo, e))?;
-    f.write_all(&[0]).map_err(|e| Error::io("writing", &fifo, e))?;
+    f.write_all(&[0])
+        .map_err(|e| Error::io("writing", &fifo, e))?;
     drop(f);
     std::fs::remove_file(&fifo).map_err(|e| Error::io("removing", &fifo, e))?;
     drop(lock);

@@ -26,18 +26,25 @@ pub struct Node {
 
 /// The devices every container gets (OCI runtime spec, "Default Devices").
 pub fn default_nodes() -> Vec<Node> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| Node {
-            path: Path::new("/dev").join(name),
-            kind: FileType::CharacterDevice,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| Node {
+        path: Path::new("/dev").join(name),
+        kind: FileType::CharacterDevice,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 impl Node {
@@ -86,7 +93,8 @@ pub fn create_nodes(root: &OwnedFd, nodes: &[Node], in_userns: bool) -> Result<(
 
 fn make_node(root: &OwnedFd, node: &Node) -> Result<()> {
     let what = node.path.display().to_string();
-    let (dir, name) = parent_in_root(root, &node.path).map_err(fail(format!("opening parent of {what}")))?;
+    let (dir, name) =
+        parent_in_root(root, &node.path).map_err(fail(format!("opening parent of {what}")))?;
     let dev = rustix::fs::makedev(node.major, node.minor);
     let mode = Mode::from_raw_mode(node.mode);
     match rustix::fs::mknodat(&dir, name.as_os_str(), node.kind, mode, dev) {
@@ -114,8 +122,10 @@ fn make_node(root: &OwnedFd, node: &Node) -> Result<()> {
 
 fn bind_host_node(root: &OwnedFd, node: &Node) -> Result<()> {
     let what = node.path.display().to_string();
-    let target = create_file_in_root(root, &node.path, 0o000).map_err(fail(format!("creating {what}")))?;
-    let tree = clone_tree(CWD, &node.path, false).map_err(fail(format!("open_tree host {what}")))?;
+    let target =
+        create_file_in_root(root, &node.path, 0o000).map_err(fail(format!("creating {what}")))?;
+    let tree =
+        clone_tree(CWD, &node.path, false).map_err(fail(format!("open_tree host {what}")))?;
     attach(&tree, &target).map_err(fail(format!("binding host {what}")))
 }
 
@@ -129,7 +139,8 @@ pub fn create_symlinks(root: &OwnedFd) -> Result<()> {
         ("pts/ptmx", "/dev/ptmx"),
     ];
     for (target, link) in links {
-        let (dir, name) = parent_in_root(root, Path::new(link)).map_err(fail(format!("opening {link}")))?;
+        let (dir, name) =
+            parent_in_root(root, Path::new(link)).map_err(fail(format!("opening {link}")))?;
         if link == "/dev/ptmx" {
             // An image may ship a ptmx node: the container must use its own devpts instance.
             let _ = rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty());

@@ -82,25 +82,33 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
             .ctx(|| "becoming root in the user namespace (is uid 0 mapped?)".into())?;
     }
     if a.ns.new_cgroup {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare cgroup namespace".into())?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
     if let Some(h) = spec.hostname() {
         if !a.ns.new_uts {
-            return Err(Error::Usage("hostname: set without a new uts namespace".into()));
+            return Err(Error::Usage(
+                "hostname: set without a new uts namespace".into(),
+            ));
         }
-        rustix::system::sethostname(h.as_bytes()).map_err(|e| Error::io("hostname: sethostname", h, e.into()))?;
+        rustix::system::sethostname(h.as_bytes())
+            .map_err(|e| Error::io("hostname: sethostname", h, e.into()))?;
     }
     if let Some(d) = spec.domainname() {
-        rustix::system::setdomainname(d.as_bytes()).map_err(|e| Error::io("domainname: setdomainname", d, e.into()))?;
+        rustix::system::setdomainname(d.as_bytes())
+            .map_err(|e| Error::io("domainname: setdomainname", d, e.into()))?;
     }
     process::apply_privileged(process, linux)?;
 
     if !a.ns.has_mount_ns() {
-        return Err(Error::Usage("linux.namespaces: a mount namespace is required".into()));
+        return Err(Error::Usage(
+            "linux.namespaces: a mount namespace is required".into(),
+        ));
     }
-    let propagation = rootfs::propagation_flags(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+    let propagation =
+        rootfs::propagation_flags(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = rootfs::prepare(&a.bundle.rootfs, propagation)?;
     let mounts = spec.mounts().as_deref().unwrap_or_default();
     let ctx = mounts::MountContext {
@@ -112,14 +120,25 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
-                || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
     });
     if !dev_is_bind {
         let mut nodes = dev::default_nodes();
-        for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+        for d in linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+        {
             nodes.push(dev::Node::from_spec(d)?);
         }
-        let in_userns = a.ns.new_user || a.ns.joins.iter().any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
+        let in_userns = a.ns.new_user
+            || a.ns
+                .joins
+                .iter()
+                .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
         dev::create_nodes(&root, &nodes, in_userns)?;
         dev::create_symlinks(&root)?;
     }
@@ -147,13 +166,18 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         rootfs::mask_paths(l.masked_paths().as_deref().unwrap_or_default())?;
         rootfs::readonly_paths(l.readonly_paths().as_deref().unwrap_or_default())?;
     }
-    if spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true)) {
+    if spec
+        .root()
+        .as_ref()
+        .is_some_and(|r| r.readonly() == Some(true))
+    {
         rootfs::readonly_root()?;
     }
     if !a.no_new_keyring {
         let name = CString::new(format!("_ses.{}", a.id)).unwrap_or_default();
         match arca_sys::process::join_session_keyring(&name) {
-            Ok(()) | Err(nix::Error::ENOSYS) | Err(nix::Error::EPERM) | Err(nix::Error::EACCES) => {}
+            Ok(()) | Err(nix::Error::ENOSYS) | Err(nix::Error::EPERM) | Err(nix::Error::EACCES) => {
+            }
             Err(e) => return Err(Error::sys("joining a new session keyring", e)),
         }
     }
@@ -164,12 +188,14 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     let env = process::cstrings(&process::with_home(env, process.user().uid()))?;
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if let Some(slave) = console {
-        arca_sys::tty::set_controlling_terminal(slave.as_fd()).ctx(|| "setting controlling terminal".into())?;
+        arca_sys::tty::set_controlling_terminal(slave.as_fd())
+            .ctx(|| "setting controlling terminal".into())?;
         arca_sys::fd::dup_to_stdio(slave.as_fd()).ctx(|| "dup2 console to stdio".into())?;
     }
     process::apply_identity(process, true)?;
     nix::unistd::chdir(process.cwd()).ctx(|| format!("process.cwd {}", process.cwd().display()))?;
-    arca_sys::process::cloexec_from(3 + a.preserve_fds).ctx(|| "marking fds close-on-exec".into())?;
+    arca_sys::process::cloexec_from(3 + a.preserve_fds)
+        .ctx(|| "marking fds close-on-exec".into())?;
     process::reset_signals()?;
 
     // `create` exits once we are ready: from here on we outlive it (the credential change above
@@ -194,15 +220,22 @@ fn has(h: &Option<Vec<oci_spec::runtime::Hook>>) -> bool {
     h.as_ref().is_some_and(|v| !v.is_empty())
 }
 
-fn setup_console(a: &InitArgs<'_>, root: &OwnedFd, p: &oci_spec::runtime::Process) -> Result<Option<OwnedFd>> {
+fn setup_console(
+    a: &InitArgs<'_>,
+    root: &OwnedFd,
+    p: &oci_spec::runtime::Process,
+) -> Result<Option<OwnedFd>> {
     if p.terminal() != Some(true) {
         return Ok(None);
     }
-    let socket = a
-        .console_socket
-        .ok_or_else(|| Error::Usage("process.terminal is true but no --console-socket was given".into()))?;
+    let socket = a.console_socket.ok_or_else(|| {
+        Error::Usage("process.terminal is true but no --console-socket was given".into())
+    })?;
     let size = p.console_size().map(|b| {
-        (u16::try_from(b.height()).unwrap_or(24), u16::try_from(b.width()).unwrap_or(80))
+        (
+            u16::try_from(b.height()).unwrap_or(24),
+            u16::try_from(b.width()).unwrap_or(80),
+        )
     });
     let (master, slave) = console::open_pty(root, size)?;
     console::mount_console(root, &slave)?;

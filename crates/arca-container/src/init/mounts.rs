@@ -28,7 +28,13 @@ fn fail(what: String) -> impl FnOnce(Errno) -> Error {
 }
 
 /// Sets and clears mount attributes (and propagation) on a mount given by fd.
-pub fn set_attr(mnt: BorrowedFd<'_>, set: A, clr: A, propagation: u64, recursive: bool) -> nix::Result<()> {
+pub fn set_attr(
+    mnt: BorrowedFd<'_>,
+    set: A,
+    clr: A,
+    propagation: u64,
+    recursive: bool,
+) -> nix::Result<()> {
     if set.is_empty() && clr.is_empty() && propagation == 0 {
         return Ok(());
     }
@@ -54,7 +60,11 @@ pub fn attach(tree: &OwnedFd, target: &OwnedFd) -> std::result::Result<(), Errno
 }
 
 /// A detached copy of the mount(s) at `source` (a host path before pivot, or a container path).
-pub fn clone_tree(source: impl AsFd, path: &Path, recursive: bool) -> std::result::Result<OwnedFd, Errno> {
+pub fn clone_tree(
+    source: impl AsFd,
+    path: &Path,
+    recursive: bool,
+) -> std::result::Result<OwnedFd, Errno> {
     let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= OpenTreeFlags::AT_RECURSIVE;
@@ -67,7 +77,8 @@ pub fn clone_tree(source: impl AsFd, path: &Path, recursive: bool) -> std::resul
 
 /// A new, detached filesystem instance of `fstype` with the given fs options.
 pub fn new_fs(fstype: &str, source: Option<&str>, data: &[String], attrs: A) -> Result<OwnedFd> {
-    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail(format!("fsopen {fstype}")))?;
+    let fs =
+        fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail(format!("fsopen {fstype}")))?;
     if let Some(src) = source {
         // Not every filesystem takes a source (tmpfs ignores it, proc rejects some).
         let _ = fsconfig_set_string(&fs, "source", src);
@@ -129,14 +140,23 @@ fn mount_one(root: &OwnedFd, m: &Mount, ctx: &MountContext<'_>) -> Result<()> {
         }
         _ => {}
     }
-    let target = mkdir_all_in_root(root, dest, 0o755).map_err(fail(format!("creating {}", dest.display())))?;
+    let target = mkdir_all_in_root(root, dest, 0o755)
+        .map_err(fail(format!("creating {}", dest.display())))?;
     let tree = match new_fs(fstype, source, &opts.data, opts.attr_set | opts.rec_set) {
         Ok(t) => t,
         // In a user namespace without its own network (or ipc) namespace, the kernel refuses
         // a new sysfs (mqueue); bind the host's instead, as runc does.
-        Err(Error::Sys { source: nix::Error::EPERM, .. }) if matches!(fstype, "sysfs" | "mqueue") => {
-            let host = if fstype == "sysfs" { "/sys" } else { "/dev/mqueue" };
-            let t = clone_tree(CWD, Path::new(host), true).map_err(fail(format!("binding {host}")))?;
+        Err(Error::Sys {
+            source: nix::Error::EPERM,
+            ..
+        }) if matches!(fstype, "sysfs" | "mqueue") => {
+            let host = if fstype == "sysfs" {
+                "/sys"
+            } else {
+                "/dev/mqueue"
+            };
+            let t =
+                clone_tree(CWD, Path::new(host), true).map_err(fail(format!("binding {host}")))?;
             set_attr(t.as_fd(), opts.attr_set | opts.rec_set, A::empty(), 0, true)
                 .map_err(|e| Error::sys(format!("setting attributes on {host}"), e))?;
             t
@@ -163,7 +183,8 @@ fn bind(root: &OwnedFd, m: &Mount, opts: &MountOptions, bundle: &Path) -> Result
     } else {
         bundle.join(source)
     };
-    let meta = std::fs::metadata(&source).map_err(|e| Error::io("bind mount source", &source, e))?;
+    let meta =
+        std::fs::metadata(&source).map_err(|e| Error::io("bind mount source", &source, e))?;
     let target = if meta.is_dir() {
         mkdir_all_in_root(root, dest, 0o755)
     } else {
@@ -183,33 +204,52 @@ fn bind(root: &OwnedFd, m: &Mount, opts: &MountOptions, bundle: &Path) -> Result
 /// A `cgroup` mount shows the container its own cgroup: on v2 a cgroup2 instance (with a
 /// cgroup namespace) or a bind of its directory; on v1 a tmpfs with a bind per controller.
 /// Without a cgroup namespace the result is always read-only (CVE-2023-25809).
-fn mount_cgroup(root: &OwnedFd, dest: &Path, opts: &MountOptions, ctx: &MountContext<'_>) -> Result<()> {
-    let mut attrs = opts.attr_set | A::MOUNT_ATTR_NOSUID | A::MOUNT_ATTR_NODEV | A::MOUNT_ATTR_NOEXEC;
+fn mount_cgroup(
+    root: &OwnedFd,
+    dest: &Path,
+    opts: &MountOptions,
+    ctx: &MountContext<'_>,
+) -> Result<()> {
+    let mut attrs =
+        opts.attr_set | A::MOUNT_ATTR_NOSUID | A::MOUNT_ATTR_NODEV | A::MOUNT_ATTR_NOEXEC;
     if !ctx.new_cgroupns {
         attrs |= A::MOUNT_ATTR_RDONLY;
     }
-    let target = mkdir_all_in_root(root, dest, 0o755).map_err(fail(format!("creating {}", dest.display())))?;
+    let target = mkdir_all_in_root(root, dest, 0o755)
+        .map_err(fail(format!("creating {}", dest.display())))?;
     if ctx.cgroup.hierarchy() == Hierarchy::Unified {
         let tree = if ctx.new_cgroupns {
             new_fs("cgroup2", Some("cgroup"), &[], attrs)?
         } else {
             let dir = ctx.cgroup.unified_dir().unwrap_or_default();
-            let t = clone_tree(CWD, &dir, false).map_err(fail(format!("open_tree {}", dir.display())))?;
+            let t = clone_tree(CWD, &dir, false)
+                .map_err(fail(format!("open_tree {}", dir.display())))?;
             set_attr(t.as_fd(), attrs, A::empty(), 0, false)
                 .map_err(|e| Error::sys("setting cgroup mount attributes", e))?;
             t
         };
         return attach(&tree, &target).map_err(fail("attaching cgroup2".into()));
     }
-    let tmpfs = new_fs("tmpfs", Some("tmpfs"), &["mode=755".into()], attrs - A::MOUNT_ATTR_RDONLY)?;
+    let tmpfs = new_fs(
+        "tmpfs",
+        Some("tmpfs"),
+        &["mode=755".into()],
+        attrs - A::MOUNT_ATTR_RDONLY,
+    )?;
     attach(&tmpfs, &target).map_err(fail("attaching cgroup tmpfs".into()))?;
-    let dir = rustix::fs::openat(&tmpfs, ".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(fail("opening cgroup tmpfs".into()))?;
+    let dir = rustix::fs::openat(
+        &tmpfs,
+        ".",
+        OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail("opening cgroup tmpfs".into()))?;
     for (name, host_dir) in ctx.cgroup.v1_dirs() {
         rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o755))
             .map_err(fail(format!("creating cgroup dir {name}")))?;
         let sub = path_in_root(&dir, Path::new(&name)).map_err(fail(format!("opening {name}")))?;
-        let tree = clone_tree(CWD, &host_dir, false).map_err(fail(format!("open_tree {}", host_dir.display())))?;
+        let tree = clone_tree(CWD, &host_dir, false)
+            .map_err(fail(format!("open_tree {}", host_dir.display())))?;
         set_attr(tree.as_fd(), attrs, A::empty(), 0, false)
             .map_err(|e| Error::sys("setting cgroup mount attributes", e))?;
         attach(&tree, &sub).map_err(fail(format!("attaching cgroup {name}")))?;

@@ -55,19 +55,32 @@ pub fn apply_privileged(process: &Process, linux: Option<&Linux>) -> Result<()> 
             current: Some(rl.soft()).filter(|v| *v != u64::MAX),
             maximum: Some(rl.hard()).filter(|v| *v != u64::MAX),
         };
-        rustix::process::setrlimit(res, lim)
-            .map_err(|e| Error::sys(format!("process.rlimits: setrlimit {name}"), nix::Error::from_raw(e.raw_os_error())))?;
+        rustix::process::setrlimit(res, lim).map_err(|e| {
+            Error::sys(
+                format!("process.rlimits: setrlimit {name}"),
+                nix::Error::from_raw(e.raw_os_error()),
+            )
+        })?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| Error::io("process.oomScoreAdj: writing", "/proc/self/oom_score_adj", e))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            Error::io(
+                "process.oomScoreAdj: writing",
+                "/proc/self/oom_score_adj",
+                e,
+            )
+        })?;
     }
     if let Some(io) = process.io_priority() {
         let class = match name_of(&io.class()).as_str() {
             "IOPRIO_CLASS_RT" => 1,
             "IOPRIO_CLASS_BE" => 2,
             "IOPRIO_CLASS_IDLE" => 3,
-            other => return Err(Error::Usage(format!("process.ioPriority: unknown class {other}"))),
+            other => {
+                return Err(Error::Usage(format!(
+                    "process.ioPriority: unknown class {other}"
+                )))
+            }
         };
         let level = i32::try_from(io.priority()).unwrap_or(0);
         arca_sys::process::ioprio_set_self(class, level).ctx(|| "process.ioPriority".into())?;
@@ -93,7 +106,11 @@ fn apply_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {
         "SCHED_BATCH" => 3,
         "SCHED_IDLE" => 5,
         "SCHED_DEADLINE" => 6,
-        other => return Err(Error::Usage(format!("process.scheduler: unsupported policy {other}"))),
+        other => {
+            return Err(Error::Usage(format!(
+                "process.scheduler: unsupported policy {other}"
+            )))
+        }
     };
     let mut flags = 0u64;
     for f in s.flags().iter().flatten() {
@@ -195,7 +212,9 @@ pub fn find_executable(process: &Process) -> Result<CString> {
 pub fn cstrings(items: &[String]) -> Result<Vec<CString>> {
     items
         .iter()
-        .map(|s| CString::new(s.as_bytes()).map_err(|_| Error::Usage(format!("{s:?}: contains NUL"))))
+        .map(|s| {
+            CString::new(s.as_bytes()).map_err(|_| Error::Usage(format!("{s:?}: contains NUL")))
+        })
         .collect()
 }
 

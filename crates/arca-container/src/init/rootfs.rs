@@ -43,14 +43,24 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> Result<OwnedFd> {
     if propagation.contains(MsFlags::MS_SHARED) {
         // pivot_root refuses a new root whose parent mount is shared: make only that one private.
         if let Some(parent) = mount_point_of(rootfs) {
-            mount(None::<&str>, &parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-                .ctx(|| format!("making {} private", parent.display()))?;
+            mount(
+                None::<&str>,
+                &parent,
+                None::<&str>,
+                MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .ctx(|| format!("making {} private", parent.display()))?;
         }
     }
-    let tree = clone_tree(CWD, rootfs, true).map_err(fail(format!("open_tree {}", rootfs.display())))?;
+    let tree =
+        clone_tree(CWD, rootfs, true).map_err(fail(format!("open_tree {}", rootfs.display())))?;
     let target = rustix::fs::open(rootfs, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
         .map_err(fail(format!("opening {}", rootfs.display())))?;
-    attach(&tree, &target).map_err(fail(format!("bind-mounting {} on itself", rootfs.display())))?;
+    attach(&tree, &target).map_err(fail(format!(
+        "bind-mounting {} on itself",
+        rootfs.display()
+    )))?;
     Ok(tree)
 }
 
@@ -70,22 +80,38 @@ fn mount_point_of(path: &Path) -> Option<std::path::PathBuf> {
 pub fn enter(root: &OwnedFd, rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::fchdir(root.as_fd()).ctx(|| "fchdir to rootfs".into())?;
     if no_pivot {
-        mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .ctx(|| "moving rootfs to /".into())?;
+        mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .ctx(|| "moving rootfs to /".into())?;
         nix::unistd::chroot(".").ctx(|| "chroot".into())?;
     } else {
         nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root".into())?;
         // The old root is now stacked on "."; keep its unmount from reaching the host.
-        mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .ctx(|| "making old root a slave".into())?;
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .ctx(|| "making old root a slave".into())?;
         umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching old root".into())?;
     }
     nix::unistd::chdir("/").ctx(|| "chdir /".into())
 }
 
 fn slash() -> Result<OwnedFd> {
-    rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(fail("opening /".into()))
+    rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail("opening /".into()))
 }
 
 /// Hides each path: a directory under an empty read-only tmpfs, anything else under /dev/null.
@@ -101,7 +127,8 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
         let tree = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
             new_fs("tmpfs", Some("tmpfs"), &[], A::MOUNT_ATTR_RDONLY)?
         } else {
-            clone_tree(&root, Path::new("/dev/null"), false).map_err(fail("open_tree /dev/null".into()))?
+            clone_tree(&root, Path::new("/dev/null"), false)
+                .map_err(fail("open_tree /dev/null".into()))?
         };
         attach(&tree, &target).map_err(fail(format!("masking {p}")))?;
     }
@@ -117,7 +144,8 @@ pub fn readonly_paths(paths: &[String]) -> Result<()> {
             Err(rustix::io::Errno::NOENT) => continue,
             Err(e) => return Err(fail(format!("readonlyPaths {p}"))(e)),
         };
-        let tree = clone_tree(&target, Path::new(""), true).map_err(fail(format!("open_tree {p}")))?;
+        let tree =
+            clone_tree(&target, Path::new(""), true).map_err(fail(format!("open_tree {p}")))?;
         set_attr(tree.as_fd(), A::MOUNT_ATTR_RDONLY, A::empty(), 0, true)
             .ctx(|| format!("making {p} read-only"))?;
         attach(&tree, &target).map_err(fail(format!("readonlyPaths {p}")))?;
@@ -138,11 +166,17 @@ pub fn write_sysctls(sysctls: &std::collections::HashMap<String, String>) -> Res
     if sysctls.is_empty() {
         return Ok(());
     }
-    let dir = rustix::fs::open("/proc/sys", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(fail("opening /proc/sys".into()))?;
+    let dir = rustix::fs::open(
+        "/proc/sys",
+        OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail("opening /proc/sys".into()))?;
     let fs = rustix::fs::fstatfs(&dir).map_err(fail("statfs /proc/sys".into()))?;
     if fs.f_type != libc::PROC_SUPER_MAGIC {
-        return Err(Error::Usage("/proc/sys is not procfs: refusing to write sysctls".into()));
+        return Err(Error::Usage(
+            "/proc/sys is not procfs: refusing to write sysctls".into(),
+        ));
     }
     for (key, value) in sysctls {
         let rel = key.replace('.', "/");
@@ -157,7 +191,8 @@ pub fn write_sysctls(sysctls: &std::collections::HashMap<String, String>) -> Res
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_XDEV,
         )
         .map_err(fail(format!("linux.sysctl {key}")))?;
-        rustix::io::write(&fd, value.as_bytes()).map_err(fail(format!("linux.sysctl {key}={value}")))?;
+        rustix::io::write(&fd, value.as_bytes())
+            .map_err(fail(format!("linux.sysctl {key}={value}")))?;
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ use crate::cli::ExecArgs;
 pub fn exec(store: &Store, a: ExecArgs) -> Result<i32> {
     let process = match &a.process {
         Some(path) => {
-            let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             serde_json::from_slice::<Process>(&text)
                 .with_context(|| format!("{}: malformed process JSON", path.display()))?
         }
@@ -64,14 +65,20 @@ fn from_args(store: &Store, a: &ExecArgs) -> Result<Process> {
             Some((u, g)) => (u, Some(g)),
             None => (user.as_str(), None),
         };
-        let uid: u32 = uid.parse().with_context(|| format!("--user {user:?}: not a numeric uid[:gid]"))?;
+        let uid: u32 = uid
+            .parse()
+            .with_context(|| format!("--user {user:?}: not a numeric uid[:gid]"))?;
         p.user_mut().set_uid(uid);
         if let Some(g) = gid {
-            p.user_mut().set_gid(g.parse().with_context(|| format!("--user {user:?}: bad gid"))?);
+            p.user_mut().set_gid(
+                g.parse()
+                    .with_context(|| format!("--user {user:?}: bad gid"))?,
+            );
         }
     }
     if !a.additional_gids.is_empty() {
-        p.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+        p.user_mut()
+            .set_additional_gids(Some(a.additional_gids.clone()));
     }
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
@@ -80,12 +87,24 @@ fn from_args(store: &Store, a: &ExecArgs) -> Result<Process> {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         let mut add: HashSet<Capability> = HashSet::new();
         for c in &a.cap {
-            let name = if c.starts_with("CAP_") { c.clone() } else { format!("CAP_{c}") };
-            add.insert(serde_json::from_value(serde_json::Value::String(name.clone()))
-                .with_context(|| format!("--cap {c}: unknown capability"))?);
+            let name = if c.starts_with("CAP_") {
+                c.clone()
+            } else {
+                format!("CAP_{c}")
+            };
+            add.insert(
+                serde_json::from_value(serde_json::Value::String(name.clone()))
+                    .with_context(|| format!("--cap {c}: unknown capability"))?,
+            );
         }
         let merge = |set: &Option<HashSet<Capability>>| -> Option<HashSet<Capability>> {
-            Some(set.clone().unwrap_or_default().union(&add).copied().collect())
+            Some(
+                set.clone()
+                    .unwrap_or_default()
+                    .union(&add)
+                    .copied()
+                    .collect(),
+            )
         };
         caps.set_bounding(merge(caps.bounding()));
         caps.set_effective(merge(caps.effective()));

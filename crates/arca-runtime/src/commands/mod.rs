@@ -53,13 +53,20 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::List { quiet, format } => list(&store()?, quiet, format),
         Command::Exec(a) => exec::exec(&store()?, a),
-        Command::Ps { id, format, ps_args } => ps::ps(&store()?, &id, format, &ps_args),
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => ps::ps(&store()?, &id, format, &ps_args),
         Command::Spec { bundle } => {
             let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");
             spec::write(&bundle, rootless)
         }
         Command::Features => {
-            println!("{}", serde_json::to_string_pretty(&arca_container::features::features())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&arca_container::features::features())?
+            );
             Ok(0)
         }
     }
@@ -95,7 +102,8 @@ fn run(store: &Store, a: CreateArgs, detach: bool) -> Result<i32> {
         return Ok(0);
     };
     let pid = nix::unistd::Pid::from_raw(st.pid);
-    let code = container::wait_forwarding_signals(pid, &set).context("waiting for the container")?;
+    let code =
+        container::wait_forwarding_signals(pid, &set).context("waiting for the container")?;
     container::delete(store, &id, true)?;
     Ok(code)
 }
@@ -111,7 +119,11 @@ fn list(store: &Store, quiet: bool, format: Format) -> Result<i32> {
         writeln!(out, "{}", serde_json::to_string(&entries)?)?;
     } else {
         let w = entries.iter().map(|e| e.id.len()).max().unwrap_or(2).max(2) + 3;
-        writeln!(out, "{:w$}{:<10}{:<10}{:<40}{:<32}OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED")?;
+        writeln!(
+            out,
+            "{:w$}{:<10}{:<10}{:<40}{:<32}OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        )?;
         for e in &entries {
             writeln!(
                 out,

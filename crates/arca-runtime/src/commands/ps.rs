@@ -12,7 +12,11 @@ pub fn ps(store: &Store, id: &str, format: Format, args: &[String]) -> Result<i3
         println!("{}", serde_json::to_string(&pids)?);
         return Ok(0);
     }
-    let args: Vec<String> = if args.is_empty() { vec!["-ef".into()] } else { args.to_vec() };
+    let args: Vec<String> = if args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        args.to_vec()
+    };
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
@@ -26,7 +30,10 @@ pub fn ps(store: &Store, id: &str, format: Format, args: &[String]) -> Result<i3
         .context("ps output has no PID column")?;
     println!("{header}");
     for line in lines {
-        let pid = line.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+        let pid = line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             println!("{line}");
         }
