@@ -27,6 +27,9 @@
 #                      and $BUNDLE-sleep (same rootfs, runs /bin/sleep 1000)
 #   run  RT...         hyperfine: "RT run --bundle B <fresh id>" for every RT, plus the
 #                      unshare+chroot floor, in ONE hyperfine invocation per round
+#   cold RT...         like run, but hyperfine --prepare "sleep $COLD_GAP" before each
+#                      run: a lone container start (cgroup v1 migration pays an RCU
+#                      grace period after an idle spell; back-to-back runs hide it)
 #   lifecycle RT...    hyperfine: create; start; poll state until stopped; delete
 #   rss  RT...         peak RSS (GNU time %M) of "RT run", $RSS_RUNS times each
 #   density RT...      create+start $DENSITY_N detached "sleep 1000" containers per RT,
@@ -35,7 +38,7 @@
 #                      --runtime runc and --runtime RT for each extra RT given
 #   table              the combined table (run median, mean ± sd, ratios, peak RSS)
 #                      from the run/rss results already in $OUT
-#   all RT...          prepare + run + lifecycle + rss + podman + combined table
+#   all RT...          prepare + run + rss + combined table + cold + lifecycle + podman
 #                      (+ density if DENSITY=1)
 #   resummarize NAME TITLE   rebuild a table from $OUT/NAME.r*.json
 #
@@ -47,7 +50,7 @@
 # Environment knobs (defaults in brackets):
 #   BUNDLE [/tmp/arca-bench/bundle]  OUT [/tmp/arca-bench/results/<timestamp>]
 #   RUNS [200] total runs per command for "run", split into ROUNDS [10] hyperfine
-#   invocations; LIFECYCLE_RUNS [50]; PODMAN_RUNS [30]
+#   invocations; LIFECYCLE_RUNS [50]; PODMAN_RUNS [30]; COLD_RUNS [40], COLD_GAP [0.1]
 #   WARMUP [3] per round   RSS_RUNS [20]  DENSITY_N [100]  REF [crun]
 #   HIDE_UNIFIED [auto]  1 = always, 0 = never.  crun <= 1.8 refuses to run on a
 #       "hybrid" cgroup host whose cgroup2 mount (/sys/fs/cgroup/unified) has any
@@ -70,6 +73,8 @@ BUNDLE=${BUNDLE:-/tmp/arca-bench/bundle}
 RUNS=${RUNS:-200}
 LIFECYCLE_RUNS=${LIFECYCLE_RUNS:-50}
 PODMAN_RUNS=${PODMAN_RUNS:-30}
+COLD_RUNS=${COLD_RUNS:-40}
+COLD_GAP=${COLD_GAP:-0.1}
 ROUNDS=${ROUNDS:-10}
 WARMUP=${WARMUP:-3}
 RSS_RUNS=${RSS_RUNS:-20}
@@ -95,7 +100,7 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 # (before the namespace re-exec, once)
 if [ -z "${BENCH_IN_NS:-}" ] && [ "${ARCA_DEFAULT:-0}" = 1 ] && [ "$BUILD" = 1 ]; then
     case ${1:-all} in
-        run|lifecycle|rss|density|podman|all)
+        run|cold|lifecycle|rss|density|podman|all)
             log "building arca-runtime (cargo build --release -p arca-runtime; BUILD=0 skips)"
             (cd "$REPO" && cargo build --release -p arca-runtime) >&2 \
                 || die "cargo build failed (BUILD=0 to use the existing $ARCA)" ;;
@@ -274,7 +279,7 @@ hf() { # name title (--command-name LABEL CMD)...
             if [ $((r % 2)) = 0 ]; then j=$((n - 1 - i)); else j=$i; fi
             hargs+=(--command-name "${args[$((2*j))]}" "${args[$((2*j+1))]}")
         done
-        hyperfine --warmup "$WARMUP" --runs "$per" --style basic \
+        hyperfine --warmup "$WARMUP" --runs "$per" --style basic ${HF_PREPARE:+--prepare "$HF_PREPARE"} \
             --export-json "$OUT/$name.r$r.json" --export-markdown "$OUT/$name.r$r.md" "${hargs[@]}" \
             2>&1 | tee -a "$OUT/$name.log" >&2
         jsons+=("$OUT/$name.r$r.json")
@@ -297,6 +302,18 @@ cmd_run() {
     fi
     args+=(--command-name floor "unshare --fork --pid --mount --net --uts --ipc --mount-proc chroot $BUNDLE/rootfs /bin/true")
     hf "${RUN_NAME:-run}" "${RUN_TITLE:-RT run /bin/true (+ unshare/chroot floor)}" "${args[@]}"
+}
+
+# ---------------------------------------------------------------- cold start
+# Back-to-back runs hide a cost that a lone container start pays: on cgroup v1 the
+# first write to a cgroup.procs after an idle spell waits for an RCU grace period
+# (cgroup_threadgroup_rwsem, percpu_down_write -> rcu_sync_enter), several ms here.
+# "cold" sleeps $COLD_GAP s before every timed run (hyperfine --prepare) so each run
+# starts from idle.
+cmd_cold() {
+    local old=$RUNS; RUNS=$COLD_RUNS
+    HF_PREPARE="sleep $COLD_GAP" RUN_NAME=cold RUN_TITLE="RT run /bin/true, cold: sleep $COLD_GAP before each run" cmd_run "$@"
+    RUNS=$old
 }
 
 # ---------------------------------------------------------------- 3b
@@ -458,9 +475,9 @@ EOC
             args+=(--command-name "podman --runtime ${LABELS[$i]}" "$P $R --runtime ${BINS[$i]} $PODMAN_IMAGE /bin/true")
         done
     fi
-    args+=(--command-name "$REF" "$(command -v "$REF") run --bundle $BUNDLE pb-$REF-\$\$")
+    args+=(--command-name "$REF (bare)" "$(command -v "$REF") run --bundle $BUNDLE pb-$REF-\$\$")
     local old=$RUNS; RUNS=$PODMAN_RUNS
-    hf podman "podman run --rm --network none (cgroupfs manager, private store)" "${args[@]}"
+    REF="podman (default runtime)" hf podman "podman run --rm --network none (cgroupfs manager, private store)" "${args[@]}"
     RUNS=$old
     $P ps -a --format '{{.ID}} {{.Status}}' > "$OUT/podman-ps-after.txt" 2>&1 || true
 }
@@ -508,7 +525,7 @@ mkdir -p "$OUT"
 # no runtime given: the default set (missing ones are skipped by parse_runtimes)
 if [ $# = 0 ]; then
     case $sub in
-        run|lifecycle|rss|density|all) set -- "arca=$ARCA" crun runc "youki=$YOUKI" ;;
+        run|cold|lifecycle|rss|density|all) set -- "arca=$ARCA" crun runc "youki=$YOUKI" ;;
         podman) set -- "arca=$ARCA" ;;
     esac
 fi
@@ -516,6 +533,7 @@ case "$sub" in
     prepare)   cmd_prepare ;;
     run)       parse_runtimes "$@"; env_info; cmd_run "$@" ;;
     lifecycle) parse_runtimes "$@"; env_info; cmd_lifecycle "$@" ;;
+    cold)      parse_runtimes "$@"; env_info; cmd_cold "$@" ;;
     rss)       parse_runtimes "$@"; env_info; cmd_rss "$@" ;;
     density)   parse_runtimes "$@"; env_info; cmd_density "$@" ;;
     podman)    env_info 2>/dev/null || true; cmd_podman "$@" ;;
@@ -523,7 +541,7 @@ case "$sub" in
                summarize "$2" "$OUT/$1".r*.json ;;
     table)     cmd_table ;;
     all)       parse_runtimes "$@"; env_info; cmd_prepare; cmd_run "$@"; cmd_rss "$@"; cmd_table
-               cmd_lifecycle "$@"
+               cmd_cold "$@"; cmd_lifecycle "$@"
                if command -v podman >/dev/null; then cmd_podman "$@"
                else log "NOTE: podman not installed: podman comparison skipped"
                     echo -e "\n_Note: podman not installed: podman comparison skipped._" >> "$OUT/summary.md"; fi

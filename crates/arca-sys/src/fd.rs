@@ -13,3 +13,11 @@ pub fn dup_to_stdio(fd: BorrowedFd<'_>) -> nix::Result<()> {
     }
     Ok(())
 }
+
+/// Takes ownership of an fd that arrived in an SCM_RIGHTS message.
+pub fn own_received(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the kernel installed this fd in our table for the message just received; nothing
+    // else in the process knows its number, so this is its only owner.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}

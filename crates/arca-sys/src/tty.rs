@@ -61,3 +61,16 @@ pub fn unlock_pty(master: BorrowedFd<'_>) -> nix::Result<()> {
         Ok(())
     }
 }
+
+/// `ioctl(fd, TIOCGWINSZ)`: (rows, cols) of a terminal, or None if `fd` is not one.
+pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `ws` is a valid, writable winsize that outlives the call.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ as _, &mut ws as *mut _) };
+    (ret == 0).then_some((ws.ws_row, ws.ws_col))
+}

@@ -67,7 +67,12 @@ impl Drop for Undo<'_> {
 /// Creates the container; its init is our child until we exit (so `run` can wait for it).
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<ContainerState> {
     crate::store::validate_id(&opts.id)?;
-    let bundle = Bundle::load(&opts.bundle)?;
+    create_from(store, opts, Bundle::load(&opts.bundle)?)
+}
+
+/// [`create`] with the bundle already loaded (`run` looks at it first).
+pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Result<ContainerState> {
+    crate::store::validate_id(&opts.id)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
     let ns = NamespacePlan::from_spec(

@@ -1,10 +1,12 @@
 //! The runtime's verbs, one file each, as functions over the [`Store`](crate::store::Store).
 
+pub mod console_proxy;
 pub mod create;
 pub mod delete;
 pub mod exec;
 pub mod kill;
 pub mod list;
+pub mod run;
 pub mod start;
 pub mod wait;
 
@@ -13,5 +15,6 @@ pub use delete::delete;
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use list::{list, ps, ListEntry};
+pub use run::run;
 pub use start::start;
 pub use wait::wait_forwarding_signals;

@@ -43,7 +43,7 @@ pub fn wait_forwarding_signals(pid: Pid, set: &SigSet) -> Result<i32> {
 }
 
 /// Reaps every exited child; the exit code of `pid` once it is among them.
-fn reap(pid: Pid) -> Result<Option<i32>> {
+pub(crate) fn reap(pid: Pid) -> Result<Option<i32>> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(Some(code)),

@@ -61,3 +61,33 @@ pub fn send_master(socket: &Path, master: &OwnedFd) -> Result<()> {
     .map_err(|e| Error::sys(format!("sending pty master to {}", socket.display()), e))?;
     Ok(())
 }
+
+/// The receiving end of the handshake, for a foreground `run` that owns the terminal itself:
+/// accepts one connection on `listener` and returns the pty master it carries.
+pub fn receive_master(listener: &std::os::unix::net::UnixListener) -> Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned};
+    let (stream, _) = listener
+        .accept()
+        .map_err(|e| Error::io("accepting console socket", "", e))?;
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("receiving pty master", e))?;
+    for cmsg in msg
+        .cmsgs()
+        .map_err(|e| Error::sys("reading control message", e))?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(&fd) = fds.first() {
+                return Ok(arca_sys::fd::own_received(fd));
+            }
+        }
+    }
+    Err(Error::Usage("console socket: no fd received".into()))
+}

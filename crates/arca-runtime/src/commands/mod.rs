@@ -6,7 +6,7 @@ mod spec;
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use arca_container::container::{self, CreateOptions};
 use arca_container::store::Store;
 
@@ -34,7 +34,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             container::start(&store()?, &id)?;
             Ok(0)
         }
-        Command::Run { create, detach, .. } => run(&store()?, create, detach),
+        Command::Run { create, detach, .. } => {
+            Ok(container::run(&store()?, &create_options(create), detach)?)
+        }
         Command::State { id } => {
             let store = store()?;
             let st = store.load(&id)?;
@@ -82,30 +84,6 @@ fn create_options(a: CreateArgs) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
     }
-}
-
-/// `run`: create and start; in the foreground, forward signals, pass the exit code through and
-/// delete the container afterwards, as runc does.
-fn run(store: &Store, a: CreateArgs, detach: bool) -> Result<i32> {
-    let id = a.id.clone();
-    let sigset = if detach {
-        None
-    } else {
-        Some(container::wait::block_signals()?)
-    };
-    let st = container::create(store, &create_options(a))?;
-    if let Err(e) = container::start(store, &id) {
-        let _ = container::delete(store, &id, true);
-        return Err(e.into());
-    }
-    let Some(set) = sigset else {
-        return Ok(0);
-    };
-    let pid = nix::unistd::Pid::from_raw(st.pid);
-    let code =
-        container::wait_forwarding_signals(pid, &set).context("waiting for the container")?;
-    container::delete(store, &id, true)?;
-    Ok(code)
 }
 
 fn list(store: &Store, quiet: bool, format: Format) -> Result<i32> {
