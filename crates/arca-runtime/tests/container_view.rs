@@ -610,3 +610,60 @@ fn no_pivot() {
     drop(rt);
     bundle.assert_gone();
 }
+
+#[test]
+fn personality_linux32() {
+    let out = run_script("uname -m", |c, _| {
+        c["linux"]["personality"] = json!({"domain": "LINUX32"});
+    });
+    assert!(
+        ["i686", "i386"].contains(&out.trim()),
+        "uname -m under LINUX32: {out:?}"
+    );
+}
+
+#[test]
+fn scheduler_policy_and_nice() {
+    // /proc/self/sched is absent without CONFIG_SCHED_DEBUG; field 19 of stat is nice, 41 policy.
+    let out = run_script("cat /proc/self/stat", |c, _| {
+        c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    });
+    let rest = out.rsplit_once(") ").expect("stat has a comm").1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): field N is fields[N - 3].
+    assert_eq!(fields[19 - 3], "7", "nice in {out}");
+    assert_eq!(fields[41 - 3], "3", "policy (SCHED_BATCH = 3) in {out}");
+}
+
+#[test]
+fn io_priority() {
+    let out = run_script("ionice -p $$", |c, _| {
+        c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    });
+    assert!(out.contains("best-effort") || out.contains("be"), "{out:?}");
+    assert!(out.contains('6'), "{out:?}");
+}
+
+#[test]
+fn time_namespace_offsets() {
+    // A boottime offset of ten days shows in the container's /proc/uptime.
+    let out = run_script("cut -d. -f1 /proc/uptime", |c, _| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}});
+    });
+    let inside: u64 = out.trim().parse().expect("uptime seconds");
+    let host: u64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        inside >= host + 864000 - 5,
+        "uptime {inside} vs host {host}"
+    );
+}

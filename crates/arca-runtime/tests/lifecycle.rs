@@ -615,3 +615,20 @@ fn version_mentions_spec() {
     let first = out.stdout.lines().next().unwrap();
     assert!(first.contains("version"), "{first}");
 }
+
+/// `terminal: true` with no --console-socket: the foreground run owns the pty and copies its
+/// output (the container sees a real terminal), and the exit code still passes through.
+#[test]
+fn run_with_terminal_and_no_console_socket() {
+    let bundle = Bundle::busybox(&["sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty; exit 5"]);
+    bundle.edit(|c| c["process"]["terminal"] = serde_json::json!(true));
+    let rt = Runtime::new();
+    let id = unique_id("tty");
+    let out = rt.run_fg(&bundle, &id);
+    assert_eq!(out.code(), 5, "{out}");
+    let text = out.stdout.replace('\r', "");
+    assert!(text.starts_with("/dev/pts/"), "{out}");
+    assert!(text.contains("stdin-is-a-tty\n"), "{out}");
+    rt.assert_no_state(&id);
+    bundle.assert_gone();
+}
