@@ -90,6 +90,8 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     }
     let cgroup_path = cgroup_path(spec, &opts.id)?;
     let dir = store.claim(&opts.id)?;
+    // Held until create returns: a concurrent delete waits instead of pulling the state away.
+    let lock = store.lock(&opts.id)?;
     let mut undo = Undo {
         store,
         id: &opts.id,
@@ -147,6 +149,8 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     );
     let pid = match cloned {
         Ok(arca_sys::clone::CloneResult::Child) => {
+            // The init must not keep the lock's open file (flock follows it) while it waits.
+            drop(lock);
             drop(parent);
             std::mem::forget(undo);
             init::run(InitArgs {
@@ -234,6 +238,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         write_pid_file(p, pid.as_raw())?;
     }
     undo.armed = false;
+    drop(lock);
     Ok(st)
 }
 

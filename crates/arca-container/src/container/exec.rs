@@ -149,6 +149,8 @@ fn exec_child(
     opts: &ExecOptions,
 ) -> Result<std::convert::Infallible> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    // As for the init: no ptrace or /proc/<pid> access from the container before execve.
+    nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     match chan.recv()? {
         Some(Message::Go { .. }) => {}
         _ => std::process::exit(1),

@@ -64,6 +64,9 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         .ok_or_else(|| Error::Usage("process: missing".into()))?;
     let linux = spec.linux().as_ref();
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    // Not dumpable until execve: nothing in the container may ptrace us or open our
+    // /proc/<pid>/{exe,fd,mem} while we still hold host fds (CVE-2016-9962).
+    nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     let state = match a.chan.recv()? {
         Some(Message::Go { state }) => state,
         _ => std::process::exit(1),
