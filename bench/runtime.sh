@@ -15,9 +15,10 @@
 #   RUNTIME is a binary name/path, or LABEL=/path/to/binary (label used in tables).
 #   Without RUNTIME arguments the default set is used:
 #       arca=$ARCA crun runc youki=$YOUKI
-#   ARCA defaults to <repo>/target/release/arca-runtime, which is built first with
-#   `cargo build --release -p arca-runtime` (BUILD=0 skips the build; setting ARCA to
-#   another binary skips it too).  YOUKI defaults to `youki` on PATH, else
+#   ARCA defaults to the arca-runtime that `cargo build --release -p arca-runtime` (run
+#   first) produces: target/x86_64-unknown-linux-gnu/release/ with the workspace's
+#   build.target, else target/release/.  BUILD=0 skips the build and takes the newest
+#   arca-runtime under target/; setting ARCA to a binary skips the build too.  YOUKI defaults to `youki` on PATH, else
 #   /opt/youki/bin/youki.  A runtime that is not installed is skipped with a note
 #   (in the log and in summary.md), not an error.
 #   The reference runtime for ratios is $REF (default: crun).
@@ -88,8 +89,15 @@ SELF=$(readlink -f "$0")
 REPO=$(cd "$(dirname "$SELF")/.." && pwd)
 BUILD=${BUILD:-1}
 YOUKI=${YOUKI:-$(command -v youki || echo /opt/youki/bin/youki)}
+# The newest arca-runtime under the target dir: the workspace's .cargo/config.toml sets
+# build.target, so cargo writes target/<triple>/release/ rather than target/release/.
+newest_arca() {
+    local t=${CARGO_TARGET_DIR:-$REPO/target}
+    ls -t "$t"/release/arca-runtime "$t"/*/release/arca-runtime 2>/dev/null | head -1
+}
 if [ -z "${ARCA:-}" ]; then
-    ARCA=$REPO/target/release/arca-runtime
+    ARCA=$(newest_arca)
+    ARCA=${ARCA:-${CARGO_TARGET_DIR:-$REPO/target}/release/arca-runtime}
     ARCA_DEFAULT=1
 fi
 
@@ -102,8 +110,17 @@ if [ -z "${BENCH_IN_NS:-}" ] && [ "${ARCA_DEFAULT:-0}" = 1 ] && [ "$BUILD" = 1 ]
     case ${1:-all} in
         run|cold|lifecycle|rss|density|podman|all)
             log "building arca-runtime (cargo build --release -p arca-runtime; BUILD=0 skips)"
-            (cd "$REPO" && cargo build --release -p arca-runtime) >&2 \
-                || die "cargo build failed (BUILD=0 to use the existing $ARCA)" ;;
+            # cargo's JSON messages name the binary it built (wherever build.target and
+            # CARGO_TARGET_DIR put it)
+            built=$(cd "$REPO" && cargo build --release -p arca-runtime --message-format=json-render-diagnostics \
+                | python3 -c 'import json,sys
+for l in sys.stdin:
+    try: m = json.loads(l)
+    except ValueError: continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "arca-runtime":
+        print(m["executable"])') || die "cargo build failed (BUILD=0 to use the existing $ARCA)"
+            [ -n "$built" ] && [ -x "$built" ] || die "cargo build did not report the arca-runtime binary"
+            export ARCA=$built ;;
     esac
 fi
 
@@ -123,6 +140,22 @@ if [ -z "${BENCH_IN_NS:-}" ]; then
             'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "$SELF" "$@"
     fi
     export BENCH_IN_NS=0
+fi
+# With /sys/fs/cgroup/unified unmounted, crun still writes "unified/<id>/cgroup.procs"
+# (O_CREAT) and so leaves a directory per container on the tmpfs underneath, which is the
+# host's /sys/fs/cgroup tmpfs (hidden under the cgroup2 mount there).  Remove what this
+# run added there on exit.
+if [ "$BENCH_IN_NS" = 1 ] && [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = tmpfs ]; then
+    UNIFIED_BEFORE=$(mktemp)
+    ls -A /sys/fs/cgroup/unified > "$UNIFIED_BEFORE"
+    cleanup_unified() {
+        local e
+        ls -A /sys/fs/cgroup/unified | grep -vxFf "$UNIFIED_BEFORE" | while IFS= read -r e; do
+            [ -n "$e" ] && rm -rf --one-file-system "/sys/fs/cgroup/unified/$e"
+        done
+        rm -f "$UNIFIED_BEFORE"
+    }
+    trap cleanup_unified EXIT
 fi
 
 # ---------------------------------------------------------------- runtimes
