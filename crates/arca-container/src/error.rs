@@ -21,24 +21,26 @@ pub enum Error {
         action: &'static str,
         status: String,
     },
-    #[error("{op} {path}: {source}")]
+    // The cause is part of the message (not a `#[source]`), so that printing the error chain
+    // does not repeat it.
+    #[error("{op} {path}: {err}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        err: std::io::Error,
     },
-    #[error("{op}: {source}")]
-    Sys {
-        op: String,
-        #[source]
-        source: nix::Error,
-    },
+    #[error("{op}: {err}")]
+    Sys { op: String, err: nix::Error },
     #[error(transparent)]
     Cgroup(#[from] arca_cgroups::CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// An error raised inside the container's init process, reported by the parent.
     #[error("container init failed at {step}: {msg}")]
     Init { step: String, msg: String },
+    /// An error raised in the process `exec` started, before it could exec.
+    #[error("exec failed: {0}")]
+    Exec(String),
     #[error("{kind} hook {path}: {msg}")]
     Hook {
         kind: &'static str,
@@ -54,14 +56,14 @@ impl Error {
         Error::Io {
             op,
             path: path.into(),
-            source,
+            err: source,
         }
     }
 
     pub fn sys(op: impl Into<String>, source: nix::Error) -> Self {
         Error::Sys {
             op: op.into(),
-            source,
+            err: source,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! OCI hooks: run a host binary with the container state on stdin, its own args and env, and
 //! an optional timeout after which it is killed and the hook fails.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,14 +35,24 @@ pub fn run(kind: &'static str, hook: &Hook, state: &serde_json::Value) -> Result
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    // stdin, stdout and stderr are memory files, not pipes: a hook that neither reads its
+    // input nor stops writing can never block us; its process group goes on timeout.
+    let input = memfd("arca-hook-state").map_err(|e| fail(e.to_string()))?;
+    (&input)
+        .write_all(state.to_string().as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    rustix::fs::seek(&input, rustix::fs::SeekFrom::Start(0)).map_err(|e| fail(e.to_string()))?;
+    let output = memfd("arca-hook-output").map_err(|e| fail(e.to_string()))?;
+    cmd.stdin(Stdio::from(input))
+        .stdout(Stdio::from(
+            output.try_clone().map_err(|e| fail(e.to_string()))?,
+        ))
+        .stderr(Stdio::from(
+            output.try_clone().map_err(|e| fail(e.to_string()))?,
+        ))
+        .process_group(0);
     let mut child = cmd.spawn().map_err(|e| fail(e.to_string()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine: ignore EPIPE.
-        let _ = stdin.write_all(state.to_string().as_bytes());
-    }
+    let group = nix::unistd::Pid::from_raw(-i32::try_from(child.id()).unwrap_or(0));
     let deadline = hook
         .timeout()
         .filter(|t| *t > 0)
@@ -52,7 +62,7 @@ pub fn run(kind: &'static str, hook: &Hook, state: &serde_json::Value) -> Result
             Some(status) => break status,
             None => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    let _ = child.kill();
+                    let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
                     let _ = child.wait();
                     return Err(fail(format!(
                         "timed out after {}s",
@@ -66,7 +76,13 @@ pub fn run(kind: &'static str, hook: &Hook, state: &serde_json::Value) -> Result
     if status.success() {
         return Ok(());
     }
-    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    Err(fail(format!("{status}: {}", stderr.trim())))
+    let mut text = String::new();
+    let _ = rustix::fs::seek(&output, rustix::fs::SeekFrom::Start(0));
+    let _ = std::io::Read::take(&output, 4096).read_to_string(&mut text);
+    Err(fail(format!("{status}: {}", text.trim())))
+}
+
+fn memfd(name: &str) -> std::io::Result<std::fs::File> {
+    let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC)?;
+    Ok(std::fs::File::from(fd))
 }

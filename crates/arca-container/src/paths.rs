@@ -15,9 +15,14 @@ fn resolve_flags() -> ResolveFlags {
 
 /// Opens `path` (absolute or relative, read as relative to `root`) inside `root`.
 pub fn open_in_root(root: impl AsFd, path: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
+    let rel = relative(path);
     rustix::fs::openat2(
         root,
-        relative(path),
+        if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        },
         flags | OFlags::CLOEXEC,
         Mode::empty(),
         resolve_flags(),

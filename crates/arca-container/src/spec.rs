@@ -53,6 +53,77 @@ fn spec_err(file: &Path, msg: impl Into<String>) -> Error {
     }
 }
 
+/// hostname, domainname and sysctls change the kernel for everyone unless the container has
+/// its own namespace for them: refuse them otherwise (runc's rules), naming the field.
+fn check_namespaced_settings(spec: &Spec, file: &Path) -> Result<()> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let has = |t: T| namespaces.iter().any(|n| n.typ() == t);
+    if !has(T::Uts) {
+        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) {
+            return Err(spec_err(
+                file,
+                "hostname: needs a uts namespace (linux.namespaces)",
+            ));
+        }
+        if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(spec_err(
+                file,
+                "domainname: needs a uts namespace (linux.namespaces)",
+            ));
+        }
+    }
+    let sysctls = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().clone())
+        .unwrap_or_default();
+    for key in sysctls.keys() {
+        let ipc = matches!(
+            key.as_str(),
+            "kernel.msgmax"
+                | "kernel.msgmnb"
+                | "kernel.msgmni"
+                | "kernel.sem"
+                | "kernel.shmall"
+                | "kernel.shmmax"
+                | "kernel.shmmni"
+                | "kernel.shm_rmid_forced"
+        ) || key.starts_with("fs.mqueue.");
+        let needed = if ipc {
+            Some(T::Ipc)
+        } else if key.starts_with("net.") {
+            Some(T::Network)
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            Some(T::Uts)
+        } else {
+            None
+        };
+        match needed {
+            Some(t) if has(t) => {}
+            Some(t) => {
+                return Err(spec_err(
+                    file,
+                    format!("linux.sysctl {key:?}: needs a {t} namespace (linux.namespaces)"),
+                ))
+            }
+            None => {
+                return Err(spec_err(
+                    file,
+                    format!(
+                        "linux.sysctl {key:?}: not a namespaced sysctl, it would change the host"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks what must hold before create starts; returns the absolute rootfs path.
 fn validate(spec: &Spec, dir: &Path, file: &Path) -> Result<PathBuf> {
     let version = spec.version();
@@ -123,6 +194,7 @@ fn validate(spec: &Spec, dir: &Path, file: &Path) -> Result<PathBuf> {
             ));
         }
     }
+    check_namespaced_settings(spec, file)?;
     if let Some(linux) = spec.linux() {
         for (i, p) in linux
             .masked_paths()

@@ -30,6 +30,13 @@ pub struct ContainerState {
     pub poststart: Vec<Hook>,
     #[serde(default)]
     pub poststop: Vec<Hook>,
+    /// The process spec the container was created with: `exec` starts from it, whatever
+    /// happened to the bundle since.
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
+    /// The seccomp profile, which confines exec'd processes as much as the init.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// True until create finished: a record left like this was interrupted mid-create.
     #[serde(default)]
     pub creating: bool,
@@ -138,18 +145,21 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     Some((state, start))
 }
 
-/// Whether the container's v1 freezer or v2 cgroup.freeze says frozen (pause is a later issue,
-/// but a container paused by another tool must not be reported as running).
+/// Whether the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze), found
+/// through the mounted hierarchies: a container paused by another tool is not "running".
 fn frozen(cgroup: &Path) -> bool {
-    let rel = crate::paths::relative(cgroup);
-    let v1 = Path::new("/sys/fs/cgroup/freezer")
-        .join(rel)
-        .join("freezer.state");
-    if let Ok(s) = std::fs::read_to_string(v1) {
-        return s.trim() == "FROZEN";
+    let Ok(cg) = arca_cgroups::Cgroup::open(cgroup) else {
+        return false;
+    };
+    if cg.hierarchy() == arca_cgroups::Hierarchy::Unified {
+        let file = cg.unified_dir().map(|d| d.join("cgroup.freeze"));
+        return file
+            .is_some_and(|f| matches!(std::fs::read_to_string(f), Ok(s) if s.trim() == "1"));
     }
-    let v2 = Path::new("/sys/fs/cgroup").join(rel).join("cgroup.freeze");
-    matches!(std::fs::read_to_string(v2), Ok(s) if s.trim() == "1")
+    let file = cg
+        .controller_dir("freezer")
+        .map(|d| d.join("freezer.state"));
+    file.is_some_and(|f| matches!(std::fs::read_to_string(f), Ok(s) if s.trim() == "FROZEN"))
 }
 
 /// Now as RFC 3339 with nanoseconds in UTC, as runc writes `created`.

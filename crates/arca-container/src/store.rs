@@ -7,8 +7,6 @@ use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
-
 use crate::error::{Error, Result};
 use crate::state::ContainerState;
 
@@ -17,11 +15,22 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// Held while a command changes a container; released on drop.
+/// Held while a command changes a container; released when the last fd on it is closed (no
+/// explicit unlock: a cloned init that closes its inherited copy must not release the
+/// parent's lock, as `LOCK_UN` on the shared open file would).
 #[derive(Debug)]
 pub struct Lock {
-    _flock: Flock<File>,
+    _file: File,
 }
+
+impl Lock {
+    /// For a cloned child: closes its copy of the fd, leaving the parent's lock in place.
+    pub fn close_inherited(self) {
+        drop(self);
+    }
+}
+
+const LOCK_FILE: &str = "lock";
 
 const STATE_FILE: &str = "state.json";
 
@@ -32,6 +41,16 @@ impl Store {
             .mode(0o700)
             .create(root)
             .map_err(|e| Error::io("creating state root", root, e))?;
+        // Hooks recorded here run as root on delete: nobody else may write to it.
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(root).map_err(|e| Error::io("stat state root", root, e))?;
+        if meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
+            return Err(Error::Usage(format!(
+                "--root {}: must be owned by uid {} and not writable by group or others",
+                root.display(),
+                nix::unistd::geteuid()
+            )));
+        }
         Ok(Store {
             root: root.to_owned(),
         })
@@ -45,34 +64,40 @@ impl Store {
         self.root.join(id)
     }
 
-    /// Claims `id`: fails with [`Error::Exists`] if another create got there first.
-    pub fn claim(&self, id: &str) -> Result<PathBuf> {
+    /// Claims `id` and returns its directory, locked: fails with [`Error::Exists`] if another
+    /// create got there first.
+    pub fn claim(&self, id: &str) -> Result<(PathBuf, Lock)> {
         validate_id(id)?;
         let dir = self.dir(id);
         match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
-            Ok(()) => Ok(dir),
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(Error::Exists(id.to_owned()))
+                return Err(Error::Exists(id.to_owned()))
             }
-            Err(e) => Err(Error::io("creating state dir", &dir, e)),
+            Err(e) => return Err(Error::io("creating state dir", &dir, e)),
         }
+        let path = dir.join(LOCK_FILE);
+        let file = File::options()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("creating lock", &path, e))?;
+        Ok((dir, flock(file, &path)?))
     }
 
+    /// Locks an existing container. The lock file is never created here, so a command waiting
+    /// on a container being deleted cannot re-create files in a directory on its way out.
     pub fn lock(&self, id: &str) -> Result<Lock> {
         validate_id(id)?;
-        let path = self.dir(id).join("lock");
+        let path = self.dir(id).join(LOCK_FILE);
         let file = File::options()
-            .create(true)
-            .truncate(false)
             .write(true)
             .open(&path)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Error::NotFound(id.to_owned()),
                 _ => Error::io("opening lock", &path, e),
             })?;
-        let flock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::sys(format!("locking {}", path.display()), e))?;
-        Ok(Lock { _flock: flock })
+        flock(file, &path)
     }
 
     pub fn load(&self, id: &str) -> Result<ContainerState> {
@@ -103,8 +128,11 @@ impl Store {
         std::fs::rename(&tmp, &path).map_err(|e| Error::io("renaming", &path, e))
     }
 
+    /// Removes a container's record: state.json first (so a command that was waiting on the
+    /// lock finds the container gone), then the directory.
     pub fn remove(&self, id: &str) -> Result<()> {
         let dir = self.dir(id);
+        let _ = std::fs::remove_file(dir.join(STATE_FILE));
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -126,6 +154,21 @@ impl Store {
         }
         ids.sort();
         Ok(ids)
+    }
+}
+
+fn flock(file: File, path: &Path) -> Result<Lock> {
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("locking {}", path.display()),
+                    nix::Error::from_raw(e.raw_os_error()),
+                ))
+            }
+        }
     }
 }
 
@@ -161,8 +204,9 @@ mod tests {
     fn claim_twice_fails() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path()).unwrap();
-        store.claim("c1").unwrap();
+        let (_, lock) = store.claim("c1").unwrap();
         assert!(matches!(store.claim("c1"), Err(Error::Exists(_))));
+        drop(lock);
         assert_eq!(store.list().unwrap(), vec!["c1".to_string()]);
     }
 }

@@ -177,12 +177,14 @@ fn kill_all_kills_every_process() {
 
 #[test]
 fn list_table_quiet_and_json() {
+    // Two bundles: each container needs a cgroup of its own (a shared, busy one is refused).
     let bundle = Bundle::busybox(&["sleep", "1000"]);
+    let bundle_b = Bundle::busybox(&["sleep", "1000"]);
     let rt = Runtime::new();
     let a = unique_id("lista");
     let b = unique_id("listb");
     rt.create(&bundle, &a);
-    rt.create(&bundle, &b);
+    rt.create(&bundle_b, &b);
     rt.run_ok(&["start", &b]);
     rt.wait_status(&b, "running");
 

@@ -248,6 +248,100 @@ fn sigkill_during_create_container_hook_then_delete_cleans_up() {
     sigkill_mid_create("createContainer");
 }
 
+/// The remains of a create SIGKILLed right after it claimed the id (an empty
+/// state directory, no state.json yet; arca's layout, so not run against
+/// runc): `list`, `delete` and `create` must agree on whether the id exists,
+/// and after a plain `delete` the id must be usable again.
+#[test]
+fn create_killed_right_after_claiming_the_id_leaves_a_usable_id() {
+    if is_runc() {
+        return;
+    }
+    let bundle = Bundle::busybox(&["sleep", "1000"]);
+    let rt = Runtime::new();
+    let id = unique_id("claimed");
+    rt.track(&id);
+    fs::create_dir(rt.root().join(&id)).unwrap();
+
+    let in_list = listed(&rt).contains(&id);
+    let del = rt.output(&["delete", &id]);
+    let create = rt.output(&["create", "--bundle", bundle.path_str(), &id]);
+    assert!(
+        create.success(),
+        "after a create killed right after claiming {id} (listed: {in_list}), a plain \
+         delete said:\n{del}\nand create still fails:\n{create}"
+    );
+}
+
+/// A hook that prints more than a pipe holds (64 KiB) must not hang create:
+/// the runtime has to drain (or not capture) the hook's output while waiting.
+#[test]
+fn chatty_hook_does_not_hang_create() {
+    let bundle = Bundle::busybox(&["sleep", "1000"]);
+    bundle.edit(|c| {
+        c["hooks"] = json!({ "createRuntime": [ {
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "head -c 200000 /dev/zero; head -c 200000 /dev/zero >&2"],
+            "env": [PATH_ENV]
+        } ] });
+    });
+    let rt = Runtime::new();
+    let id = unique_id("chatty-hook");
+    rt.track(&id);
+    let create = rt.spawn(&["create", "--bundle", bundle.path_str(), &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while process_alive(create.pid()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let hung = process_alive(create.pid());
+    if hung {
+        sigkill(create.pid());
+    }
+    let out = create.wait();
+    assert!(
+        !hung,
+        "create hung for 30s in a createRuntime hook that wrote 200 KB to stdout \
+         (hooks.rs pipes stdout/stderr and only reads them after the hook exits): {out}"
+    );
+    out.assert_success();
+}
+
+/// A create SIGKILLed after its first state write but before the clone leaves
+/// a record with pid 0 that reads as "creating" (simulated here by editing a
+/// real container's state.json; arca's layout, so not run against runc).
+/// `kill` on it must not become kill(0, sig), which signals the caller's own
+/// process group. The kill runs under `setsid` so that, if it does, only its
+/// wrapper shell is hit.
+#[test]
+fn kill_of_a_container_without_pid_does_not_signal_the_callers_group() {
+    if is_runc() {
+        return;
+    }
+    let bundle = Bundle::busybox(&["sleep", "1000"]);
+    let rt = Runtime::new();
+    let id = unique_id("pid-zero");
+    rt.create(&bundle, &id);
+    let file = rt.root().join(&id).join("state.json");
+    let mut st: Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    st["pid"] = json!(0);
+    st["creating"] = json!(true);
+    fs::write(&file, st.to_string()).unwrap();
+
+    let mut cmd = Command::new("setsid");
+    cmd.args(["-w", "/bin/sh", "-c"])
+        .arg("\"$0\" \"$@\"; echo \"kill-exit=$?\"; echo caller-survived")
+        .arg(runtime())
+        .arg("--root")
+        .arg(rt.root())
+        .args(["kill", &id, "TERM"]);
+    let out = Proc::spawn(cmd).wait();
+    assert!(
+        out.stdout.contains("caller-survived"),
+        "`kill` of a container whose state has pid 0 signalled the caller's own \
+         process group (kill(0, SIGTERM)): {out}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // (2) The container's init SIGKILLed.
 // ---------------------------------------------------------------------------
@@ -395,9 +489,58 @@ fn ten_concurrent_creates_of_one_id_exactly_one_wins() {
     bundle.assert_gone();
 }
 
+/// A `delete --force` issued while create is still running (paused in a
+/// createRuntime hook) waits for create to finish, then deletes the
+/// container: create holds the container's lock until it returns.
 #[test]
-fn concurrent_deletes_run_poststop_hooks_once() {
+fn delete_during_create_waits_for_create_to_finish() {
+    let bundle = Bundle::busybox(&["sleep", "1000"]);
+    let flags = tempfile::Builder::new()
+        .prefix("arca-flags-")
+        .tempdir()
+        .unwrap();
+    let ready = flags.path().join("hook-running");
+    let mark = bundle.mark().to_string();
+    bundle.edit(|c| {
+        c["hooks"] = json!({ "createRuntime": [ {
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "touch \"$READY\"; sleep 2"],
+            "env": [
+                PATH_ENV,
+                format!("READY={}", ready.display()),
+                format!("ARCA_TEST_MARK={mark}"),
+            ]
+        } ] });
+    });
+    let rt = Runtime::new();
+    let id = unique_id("delete-mid-create");
+    rt.track(&id);
+    let create = rt.spawn(&["create", "--bundle", bundle.path_str(), &id]);
+    wait_for("the createRuntime hook to run", || {
+        ready.exists() || !process_alive(create.pid())
+    });
+    let delete = rt.spawn(&["delete", "--force", &id]);
+    let del = delete.wait();
+    let cr = create.wait();
+    assert!(
+        cr.success(),
+        "create was undone by a delete that should have waited for it (the init's \
+         drop(lock) after the clone unlocks the flock the parent still relies on): \
+         create: {cr}\ndelete: {del}"
+    );
+    assert!(del.success(), "delete after create: {del}");
+    rt.assert_no_state(&id);
+    bundle.assert_gone();
+}
+
+/// Many `delete --force` of one container at once: every one succeeds (or
+/// says the container does not exist), nothing is left under `--root`, and the
+/// poststop hook runs once per container. The race window is small, so a few
+/// dozen rounds are run and every problem is reported at the end.
+#[test]
+fn concurrent_deletes_succeed_and_run_poststop_hooks_once() {
     const N: usize = 10;
+    const ROUNDS: usize = 40;
     let bundle = Bundle::busybox(&["sleep", "1000"]);
     let out = bundle.path().join("poststop-ran");
     bundle.edit(|c| {
@@ -408,25 +551,38 @@ fn concurrent_deletes_run_poststop_hooks_once() {
         } ] });
     });
     let rt = Runtime::new();
-    let id = unique_id("multi-delete");
-    rt.create(&bundle, &id);
-    let procs: Vec<Proc> = (0..N)
-        .map(|_| rt.spawn(&["delete", "--force", &id]))
-        .collect();
-    let outs: Vec<Out> = procs.into_iter().map(Proc::wait).collect();
-    for o in &outs {
-        assert!(
-            o.success() || contains_any(&o.stderr, &["does not exist", "not exist", "not found"]),
-            "a concurrent delete failed for another reason: {o}"
-        );
+    let mut bad_deletes = Vec::new();
+    let mut leftovers = Vec::new();
+    for _ in 0..ROUNDS {
+        let id = unique_id("multi-delete");
+        rt.create(&bundle, &id);
+        let procs: Vec<Proc> = (0..N)
+            .map(|_| rt.spawn(&["delete", "--force", &id]))
+            .collect();
+        for o in procs.into_iter().map(Proc::wait) {
+            if !o.success() && !contains_any(&o.stderr, &["does not exist"]) {
+                bad_deletes.push(o.stderr.trim().to_string());
+            }
+        }
+        if rt.root().join(&id).exists() {
+            leftovers.push(id.clone());
+            // Clean up for the next round (same cgroup).
+            let _ = rt.output(&["delete", "--force", &id]);
+        }
+        bundle.assert_gone();
     }
-    rt.assert_no_state(&id);
-    bundle.assert_gone();
     let runs = fs::read_to_string(&out).unwrap_or_default().lines().count();
-    assert_eq!(
-        runs, 1,
-        "{N} concurrent deletes ran the poststop hook {runs} times (the lock is released \
-         before the state is removed, so a waiting delete loads the state again)"
+    assert!(
+        bad_deletes.is_empty() && leftovers.is_empty() && runs == ROUNDS,
+        "{ROUNDS} rounds of {N} concurrent `delete --force`:\n\
+         - {} deletes failed, e.g. {:?}\n\
+         - state dirs left behind: {leftovers:?}\n\
+         - the poststop hook ran {runs} times, not {ROUNDS}\n\
+         (delete releases the lock before removing the state dir: a waiting delete \
+         then loads the state again and re-runs the hooks, or its `lock` re-creates \
+         the lock file inside the directory being removed)",
+        bad_deletes.len(),
+        bad_deletes.first()
     );
 }
 
@@ -478,20 +634,20 @@ fn inherited_fd_does_not_leak_into_exec() {
     for detach in [false, true] {
         let mut args = vec!["exec"];
         if detach {
-            // A detached exec writes to a file we read back.
-            args.extend(["-d", &id, "sh", "-c", "ls -l /proc/self/fd > /tmp/fds"]);
+            // A detached exec writes to a file we read back (the root is read-only).
+            args.extend(["-d", &id, "sh", "-c", "ls -l /proc/self/fd > /dev/shm/fds"]);
         } else {
             args.extend([id.as_str(), "ls", "-l", "/proc/self/fd"]);
         }
         let out = run_with_fds(&rt, "exec 5<\"$HOST_DIR\"", host.path(), &args);
         out.assert_success();
         let text = if detach {
-            wait_for("the detached exec to write /tmp/fds", || {
-                rt.output(&["exec", &id, "cat", "/tmp/fds"])
+            wait_for("the detached exec to write /dev/shm/fds", || {
+                rt.output(&["exec", &id, "cat", "/dev/shm/fds"])
                     .stdout
                     .contains(" 2 ")
             });
-            rt.run_ok(&["exec", &id, "cat", "/tmp/fds"]).stdout
+            rt.run_ok(&["exec", &id, "cat", "/dev/shm/fds"]).stdout
         } else {
             out.stdout.clone()
         };
@@ -729,14 +885,14 @@ fn exec_gets_the_containers_capabilities_and_no_new_privs() {
         &id,
         "sh",
         "-c",
-        "cat /proc/self/status > /tmp/status",
+        "cat /proc/self/status > /dev/shm/status",
     ]);
-    wait_for("the detached exec to write /tmp/status", || {
-        rt.output(&["exec", &id, "cat", "/tmp/status"])
+    wait_for("the detached exec to write /dev/shm/status", || {
+        rt.output(&["exec", &id, "cat", "/dev/shm/status"])
             .stdout
             .contains("NoNewPrivs")
     });
-    let out = rt.run_ok(&["exec", &id, "cat", "/tmp/status"]);
+    let out = rt.run_ok(&["exec", &id, "cat", "/dev/shm/status"]);
     assert_eq!(confinement(&out.stdout), init, "exec -d confinement");
 
     // Same with the process given as JSON (containerd's way): what the JSON
@@ -757,6 +913,80 @@ fn exec_gets_the_containers_capabilities_and_no_new_privs() {
     fs::write(&pfile, process.to_string()).unwrap();
     let out = rt.run_ok(&["exec", "--process", pfile.to_str().unwrap(), &id]);
     assert_eq!(confinement(&out.stdout), init, "exec --process confinement");
+}
+
+/// `exec -t --console-socket S`: the runtime must connect to S as the caller
+/// sees it (a host path), not after joining the container's mount namespace,
+/// where S does not exist or could be a socket the container made.
+#[test]
+fn exec_with_tty_sends_the_pty_to_the_callers_console_socket() {
+    use std::io::{ErrorKind, IoSliceMut};
+    use std::os::fd::{AsRawFd, RawFd};
+    use std::os::unix::net::UnixListener;
+
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+
+    let bundle = Bundle::busybox(&["sleep", "1000"]);
+    let rt = Runtime::new();
+    let id = unique_id("exec-tty");
+    rt.run_detached(&bundle, &id);
+
+    let sock_dir = tempfile::Builder::new()
+        .prefix("arca-console-")
+        .tempdir()
+        .unwrap();
+    let sock = sock_dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let exec = rt.spawn(&[
+        "exec",
+        "-t",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+        "true",
+    ]);
+    let mut stream = None;
+    wait_for("exec to connect to the console socket", || {
+        match listener.accept() {
+            Ok((s, _)) => stream = Some(s),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accept on the console socket: {e}"),
+        }
+        stream.is_some() || !process_alive(exec.pid())
+    });
+    let Some(stream) = stream else {
+        let out = exec.wait();
+        panic!(
+            "exec -t ended without connecting to the console socket {} \
+             (it connects after joining the container's mount namespace): {out}",
+            sock.display()
+        );
+    };
+    stream.set_nonblocking(false).unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<UnixAddr>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg on the console socket");
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(received) = c {
+            fds.extend(received);
+        }
+    }
+    let n = fds.len();
+    for fd in fds {
+        let _ = nix::unistd::close(fd);
+    }
+    assert_eq!(n, 1, "expected one pty master over the console socket");
+    let out = exec.wait();
+    assert!(out.success(), "exec -t failed: {out}");
 }
 
 // ---------------------------------------------------------------------------
@@ -842,5 +1072,32 @@ fn domainname_without_uts_namespace_is_refused() {
     assert!(
         contains_any(&out.stderr, &["domainname"]),
         "the error should name the field: {out}"
+    );
+}
+
+/// A seccomp profile in the config must be enforced or refused; running the
+/// container without it would silently drop a security boundary that every
+/// engine's default config sets.
+#[test]
+fn seccomp_profile_is_enforced_or_refused() {
+    let bundle = Bundle::busybox(&["sh", "-c", "mkdir /dev/shm/probe && echo MKDIR-ALLOWED"]);
+    bundle.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
+            "syscalls": [ {
+                "names": ["mkdir", "mkdirat"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 1
+            } ]
+        });
+    });
+    let rt = Runtime::new();
+    let id = unique_id("seccomp");
+    let out = rt.run_fg(&bundle, &id);
+    assert!(
+        !(out.success() && out.stdout.contains("MKDIR-ALLOWED")),
+        "linux.seccomp denies mkdir, yet the container ran without the filter \
+         (the profile was silently ignored): {out}"
     );
 }

@@ -9,6 +9,7 @@ pub mod clone;
 pub mod fd;
 pub mod mount;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod tty;
 

@@ -21,6 +21,7 @@ use crate::channel::{self, Message};
 use crate::error::{Error, Result, SysContext};
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, NamespacePlan};
+use crate::seccomp::Prepared;
 use crate::spec::Bundle;
 use crate::state::{self, ContainerState, Status, EXEC_FIFO};
 use crate::store::Store;
@@ -88,10 +89,14 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
             msg: "process.terminal is true: --console-socket is required".into(),
         });
     }
+    crate::lsm::check(
+        spec.process().as_ref(),
+        linux.and_then(|l| l.mount_label().as_deref()),
+    )
+    .map_err(|e| spec_error(&bundle, e))?;
     let cgroup_path = cgroup_path(spec, &opts.id)?;
-    let dir = store.claim(&opts.id)?;
-    // Held until create returns: a concurrent delete waits instead of pulling the state away.
-    let lock = store.lock(&opts.id)?;
+    // Locked until create returns: a concurrent delete waits instead of pulling the state away.
+    let (dir, lock) = store.claim(&opts.id)?;
     let mut undo = Undo {
         store,
         id: &opts.id,
@@ -114,6 +119,8 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
             .and_then(|h| h.poststart().clone())
             .unwrap_or_default(),
         poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
+        process: spec.process().clone(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
         creating: true,
     };
     store.save(&st)?;
@@ -122,6 +129,16 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         .ctx(|| format!("mkfifo {}", fifo.display()))?;
 
     let cgroup = Cgroup::open(&cgroup_path)?;
+    // Cleanup kills everything in the container's cgroup: it must not hold anyone else.
+    if cgroup.exists() && !cgroup.pids()?.is_empty() {
+        return Err(Error::Spec {
+            file: bundle.config_path(),
+            msg: format!(
+                "linux.cgroupsPath {}: cgroup is not empty (in use by other processes)",
+                cgroup_path.display()
+            ),
+        });
+    }
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
     if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
@@ -139,8 +156,15 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| Error::io("opening exec fifo", &fifo, e.into()))?;
+    // Compiled (or read from the cache) here, where the host paths and the state root are
+    // ours; the clone inherits the program.
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(Prepared::new(profile, Some(&seccomp_cache(store)))?),
+        None => None,
+    };
     let (parent, child) = channel::pair()?;
-    let preserve_fds = opts.preserve_fds + listen_fds();
+    let listen = listen_fds();
+    let preserve_fds = opts.preserve_fds + listen;
     let mut clone_flags = ns.clone_flags;
     let restore = enter_around_clone(&ns, spec, &mut clone_flags)?;
     let cloned = arca_sys::clone::clone_process(
@@ -149,8 +173,10 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     );
     let pid = match cloned {
         Ok(arca_sys::clone::CloneResult::Child) => {
-            // The init must not keep the lock's open file (flock follows it) while it waits.
-            drop(lock);
+            // The init must not keep the lock's open file (flock follows it) while it waits, and
+            // must close it without unlocking it for the parent too.
+            lock.close_inherited();
+            drop(clone_into);
             drop(parent);
             std::mem::forget(undo);
             init::run(InitArgs {
@@ -162,6 +188,8 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds,
+                listen_fds: listen,
+                seccomp: seccomp.as_ref(),
                 cgroup: &cgroup,
                 ns: &ns,
             })
@@ -177,7 +205,13 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     drop(fifo);
     undo.child = Some(pid);
     st.pid = pid.as_raw();
-    st.start_time = state::proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
+    // Without its start time a recycled pid could pass for ours later: fail instead.
+    st.start_time = state::proc_stat(pid.as_raw())
+        .map(|s| s.1)
+        .ok_or_else(|| Error::Init {
+            step: "clone".into(),
+            msg: "init exited before it could be recorded".into(),
+        })?;
     store.save(&st)?;
 
     if ns.new_user {
@@ -291,8 +325,19 @@ fn cgroup_path(spec: &Spec, id: &str) -> Result<PathBuf> {
     })
 }
 
+/// Compiled seccomp programs, keyed by a hash of the profile (crun's cache).
+pub(crate) fn seccomp_cache(store: &Store) -> PathBuf {
+    store.root().join(".seccomp-cache")
+}
+
 /// Sockets passed by systemd socket activation are preserved like `--preserve-fds`.
+/// Only when LISTEN_PID names us, as sd_listen_fds(3) requires: fds inherited from some other
+/// activated process are not ours to hand on.
 fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID").is_ok_and(|p| p == std::process::id().to_string());
+    if !for_us {
+        return 0;
+    }
     std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|n| n.parse().ok())

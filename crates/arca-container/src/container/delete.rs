@@ -14,15 +14,28 @@ use crate::store::Store;
 
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     let lock = match store.lock(id) {
+        Ok(lock) => lock,
+        // A create killed between claiming the id and creating its lock file.
+        Err(Error::NotFound(_)) if store.dir(id).is_dir() => return store.remove(id),
         Err(Error::NotFound(_)) if force => return Ok(()),
-        other => other?,
+        Err(e) => return Err(e),
     };
     let st = match store.load(id) {
         Ok(st) => st,
-        Err(Error::NotFound(_)) | Err(Error::Spec { .. }) if force => {
-            drop(lock);
-            return store.remove(id);
+        // Creates hold the lock until their record is written: no record now means a create
+        // was killed before writing it (nothing else of it exists yet), or another delete
+        // finished while we waited.
+        Err(Error::NotFound(_)) => {
+            if store.dir(id).is_dir() {
+                return store.remove(id);
+            }
+            return if force {
+                Ok(())
+            } else {
+                Err(Error::NotFound(id.to_owned()))
+            };
         }
+        Err(Error::Spec { .. }) if force => return store.remove(id),
         Err(e) => return Err(e),
     };
     let status = st.status(&store.dir(id));
@@ -50,8 +63,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             tracing::warn!("{e}");
         }
     }
+    let removed = store.remove(id);
     drop(lock);
-    store.remove(id)
+    removed
 }
 
 fn kill_and_wait(st: &ContainerState) {

@@ -17,6 +17,7 @@ use crate::channel::{self, Channel, Message};
 use crate::error::{Error, Result, SysContext};
 use crate::init::{console, process};
 use crate::namespaces::{self, JOIN_ORDER};
+use crate::seccomp::Prepared;
 use crate::state::Status;
 use crate::store::Store;
 
@@ -45,6 +46,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
             status: status.to_string(),
         });
     }
+    crate::lsm::check(Some(&opts.process), None)?;
     if opts.process.terminal() == Some(true) && opts.console_socket.is_none() {
         return Err(Error::Usage(
             "exec with a terminal needs --console-socket".into(),
@@ -64,11 +66,28 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
             joins.push((t, f));
         }
     }
+    // The namespace files were opened by pid: make sure that pid is still our init (same start
+    // time), not a recycled one, now that we hold them.
+    if !crate::state::process_alive(st.pid, st.start_time) {
+        return Err(Error::BadState {
+            id: id.to_owned(),
+            action: "exec in",
+            status: "stopped".into(),
+        });
+    }
     let cgroup = Cgroup::open(&st.cgroup_path)?;
     let clone_into = match cgroup.hierarchy() {
         Hierarchy::Unified => cgroup.unified_dir().and_then(|d| File::open(d).ok()),
         _ => None,
     };
+    let seccomp = match &st.seccomp {
+        Some(profile) => Some(Prepared::new(
+            profile,
+            Some(&super::create::seccomp_cache(store)),
+        )?),
+        None => None,
+    };
+    let seccomp_state = st.oci_state(status);
     let sigset = if opts.detach {
         None
     } else {
@@ -91,11 +110,13 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
     let pid = match cloned.map_err(|e| Error::sys("clone3 (exec)", e))? {
         arca_sys::clone::CloneResult::Child => {
             drop(parent);
+            drop(clone_into);
             let joins: Vec<_> = joins
                 .into_iter()
                 .filter(|(t, _)| !namespaces::joined_around_clone(*t))
                 .collect();
-            let err = match exec_child(&child, &joins, opts) {
+            let seccomp = seccomp.as_ref().map(|s| (s, &seccomp_state));
+            let err = match exec_child(&child, &joins, opts, seccomp) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -114,6 +135,9 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
     };
     if clone_into.is_none() {
         cgroup.add_pid(pid.as_raw()).map_err(|e| fail(e.into()))?;
+    }
+    if let Some(adj) = opts.process.oom_score_adj() {
+        process::write_oom_score_adj(&pid.to_string(), adj).map_err(fail)?;
     }
     parent
         .send(&Message::Go {
@@ -147,6 +171,7 @@ fn exec_child(
     chan: &Channel,
     joins: &[(LinuxNamespaceType, File)],
     opts: &ExecOptions,
+    seccomp: Option<(&Prepared, &serde_json::Value)>,
 ) -> Result<std::convert::Infallible> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     // As for the init: no ptrace or /proc/<pid> access from the container before execve.
@@ -155,11 +180,18 @@ fn exec_child(
         Some(Message::Go { .. }) => {}
         _ => std::process::exit(1),
     }
+    let p = &opts.process;
+    let console_stream = match (&opts.console_socket, p.terminal() == Some(true)) {
+        (Some(sock), true) => Some(console::connect(sock)?),
+        _ => None,
+    };
     for (t, f) in joins {
         namespaces::join(*t, f)?;
     }
-    let p = &opts.process;
-    process::apply_privileged(p, None)?;
+    // The parent wrote oom_score_adj through the host's /proc: the container's may lie.
+    let mut p_no_oom = p.clone();
+    p_no_oom.set_oom_score_adj(None);
+    process::apply_privileged(&p_no_oom, None)?;
     let console = if p.terminal() == Some(true) {
         let root = std::fs::File::open("/").map_err(|e| Error::io("opening", "/", e))?;
         let size = p.console_size().map(|b| {
@@ -169,8 +201,8 @@ fn exec_child(
             )
         });
         let (master, slave) = console::open_pty(&root, size)?;
-        if let Some(sock) = &opts.console_socket {
-            console::send_master(sock, &master)?;
+        if let (Some(stream), Some(sock)) = (&console_stream, &opts.console_socket) {
+            console::send_master_on(stream, sock, &master)?;
         }
         Some(slave)
     } else {
@@ -188,13 +220,21 @@ fn exec_child(
             .ctx(|| "setting controlling terminal".into())?;
         arca_sys::fd::dup_to_stdio(slave.as_fd()).ctx(|| "dup2 console to stdio".into())?;
     }
+    // Same order as the init's (see init/mod.rs).
+    let nnp = p.no_new_privileges() == Some(true);
+    if let (false, Some((s, state))) = (nnp, seccomp) {
+        s.install(state)?;
+    }
     process::apply_identity(p, true)?;
-    nix::unistd::chdir(p.cwd()).ctx(|| format!("cwd {}", p.cwd().display()))?;
+    process::enter_cwd(p.cwd())?;
     arca_sys::process::cloexec_from(3 + opts.preserve_fds)
         .ctx(|| "marking fds close-on-exec".into())?;
     process::reset_signals()?;
     // The exec'd process outlives `exec -d`.
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    if let (true, Some((s, state))) = (nnp, seccomp) {
+        s.install(state)?;
+    }
     let err = nix::unistd::execve(&exe, &argv, &env).unwrap_err();
     Err(Error::sys(format!("exec {}", exe.to_string_lossy()), err))
 }

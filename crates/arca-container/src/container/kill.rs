@@ -14,7 +14,8 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
     if all {
         return Ok(Cgroup::open(&st.cgroup_path)?.kill_all(signal)?);
     }
-    if status == Status::Stopped {
+    // pid 0 or below would signal our own process group (or every process): never.
+    if status == Status::Stopped || st.pid <= 0 {
         return Err(Error::BadState {
             id: id.to_owned(),
             action: "kill",

@@ -44,10 +44,19 @@ pub fn mount_console(root: impl AsFd, slave: &OwnedFd) -> Result<()> {
     attach(&tree, &target).map_err(fail("mounting /dev/console"))
 }
 
+/// Connects to the console socket: done while still in the runtime's mount namespace, so the
+/// path is the caller's and never one the container could plant.
+pub fn connect(socket: &Path) -> Result<UnixStream> {
+    UnixStream::connect(socket).map_err(|e| Error::io("connecting to console socket", socket, e))
+}
+
 /// Sends the pty master over the console socket.
 pub fn send_master(socket: &Path, master: &OwnedFd) -> Result<()> {
-    let stream = UnixStream::connect(socket)
-        .map_err(|e| Error::io("connecting to console socket", socket, e))?;
+    send_master_on(&connect(socket)?, socket, master)
+}
+
+/// Sends the pty master over an already connected console socket.
+pub fn send_master_on(stream: &UnixStream, socket: &Path, master: &OwnedFd) -> Result<()> {
     let fds = [master.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let name = b"/dev/ptmx";

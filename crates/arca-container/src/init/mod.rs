@@ -40,7 +40,12 @@ pub struct InitArgs<'a> {
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Fds beyond stdio to keep: `--preserve-fds` plus the socket-activation ones.
     pub preserve_fds: u32,
+    /// How many of those came with LISTEN_FDS (the container gets LISTEN_FDS/LISTEN_PID=1).
+    pub listen_fds: u32,
+    /// The seccomp filter, prepared by the parent, installed as late as possible.
+    pub seccomp: Option<&'a crate::seccomp::Prepared>,
     pub cgroup: &'a Cgroup,
     pub ns: &'a NamespacePlan,
 }
@@ -99,7 +104,7 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         rustix::system::sethostname(h.as_bytes())
             .map_err(|e| Error::io("hostname: sethostname", h, e.into()))?;
     }
-    if let Some(d) = spec.domainname() {
+    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
         rustix::system::setdomainname(d.as_bytes())
             .map_err(|e| Error::io("domainname: setdomainname", d, e.into()))?;
     }
@@ -187,7 +192,7 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
 
     let exe = process::find_executable(process)?;
     let argv = process::cstrings(process.args().as_deref().unwrap_or_default())?;
-    let env = env_with_listen_fds(process.env().as_deref().unwrap_or_default());
+    let env = env_with_listen_fds(process.env().as_deref().unwrap_or_default(), a.listen_fds);
     let env = process::cstrings(&process::with_home(env, process.user().uid()))?;
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if let Some(slave) = console {
@@ -195,8 +200,14 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
             .ctx(|| "setting controlling terminal".into())?;
         arca_sys::fd::dup_to_stdio(slave.as_fd()).ctx(|| "dup2 console to stdio".into())?;
     }
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it before the
+    // capabilities go; with it, as late as an error can still reach the parent (runc's order).
+    let nnp = process.no_new_privileges() == Some(true);
+    if let (false, Some(s)) = (nnp, a.seccomp) {
+        s.install(&state)?;
+    }
     process::apply_identity(process, true)?;
-    nix::unistd::chdir(process.cwd()).ctx(|| format!("process.cwd {}", process.cwd().display()))?;
+    process::enter_cwd(process.cwd())?;
     arca_sys::process::cloexec_from(3 + a.preserve_fds)
         .ctx(|| "marking fds close-on-exec".into())?;
     process::reset_signals()?;
@@ -204,6 +215,9 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     // `create` exits once we are ready: from here on we outlive it (the credential change above
     // already cleared the parent-death signal for a non-root user; clear it for root too).
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    if let (true, Some(s)) = (nnp, a.seccomp) {
+        s.install(&state)?;
+    }
     a.chan.send(&Message::Ready)?;
     wait_for_start(a.fifo)?;
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
@@ -259,14 +273,12 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
 }
 
 /// Socket activation: fds the runtime received as LISTEN_FDS pass through to the container.
-fn env_with_listen_fds(env: &[String]) -> Vec<String> {
+fn env_with_listen_fds(env: &[String], listen_fds: u32) -> Vec<String> {
     let mut env = env.to_vec();
-    if let Ok(n) = std::env::var("LISTEN_FDS") {
-        if n.parse::<u32>().is_ok_and(|n| n > 0) {
-            env.retain(|kv| !kv.starts_with("LISTEN_FDS=") && !kv.starts_with("LISTEN_PID="));
-            env.push(format!("LISTEN_FDS={n}"));
-            env.push("LISTEN_PID=1".into());
-        }
+    if listen_fds > 0 {
+        env.retain(|kv| !kv.starts_with("LISTEN_FDS=") && !kv.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={listen_fds}"));
+        env.push("LISTEN_PID=1".into());
     }
     env
 }

@@ -105,9 +105,9 @@ pub struct MountContext<'a> {
 pub fn mount_all(root: &OwnedFd, mounts: &[Mount], ctx: &MountContext<'_>) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
         mount_one(root, m, ctx).map_err(|e| match e {
-            Error::Sys { op, source } => Error::Sys {
+            Error::Sys { op, err } => Error::Sys {
                 op: format!("mounts[{i}] ({}): {op}", m.destination().display()),
-                source,
+                err,
             },
             other => other,
         })?;
@@ -147,7 +147,7 @@ fn mount_one(root: &OwnedFd, m: &Mount, ctx: &MountContext<'_>) -> Result<()> {
         // In a user namespace without its own network (or ipc) namespace, the kernel refuses
         // a new sysfs (mqueue); bind the host's instead, as runc does.
         Err(Error::Sys {
-            source: nix::Error::EPERM,
+            err: nix::Error::EPERM,
             ..
         }) if matches!(fstype, "sysfs" | "mqueue") => {
             let host = if fstype == "sysfs" {

@@ -63,13 +63,7 @@ pub fn apply_privileged(process: &Process, linux: Option<&Linux>) -> Result<()> 
         })?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
-            Error::io(
-                "process.oomScoreAdj: writing",
-                "/proc/self/oom_score_adj",
-                e,
-            )
-        })?;
+        write_oom_score_adj("self", adj)?;
     }
     if let Some(io) = process.io_priority() {
         let class = match name_of(&io.class()).as_str() {
@@ -96,6 +90,14 @@ pub fn apply_privileged(process: &Process, linux: Option<&Linux>) -> Result<()> 
         nix::sys::personality::set(persona).ctx(|| "linux.personality".into())?;
     }
     Ok(())
+}
+
+/// Writes `/proc/<who>/oom_score_adj` through the runtime's (host) procfs. Only call it where
+/// /proc is still the host's: before pivot_root in the init, from the parent for exec.
+pub fn write_oom_score_adj(who: &str, adj: i32) -> Result<()> {
+    let path = format!("/proc/{who}/oom_score_adj");
+    std::fs::write(&path, adj.to_string())
+        .map_err(|e| Error::io("process.oomScoreAdj: writing", path, e))
 }
 
 fn apply_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {
@@ -241,4 +243,28 @@ pub fn with_home(mut env: Vec<String>, uid: u32) -> Vec<String> {
         .unwrap_or_else(|| "/".to_owned());
     env.push(format!("HOME={home}"));
     env
+}
+
+/// Enters `process.cwd` resolved inside the container's root, refusing magic links: a cwd of
+/// `/proc/self/fd/N` can never land on a host directory the runtime had open (CVE-2024-21626).
+pub fn enter_cwd(cwd: &Path) -> Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let root = rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("opening /", nix::Error::from_raw(e.raw_os_error())))?;
+    let dir =
+        crate::paths::open_in_root(&root, cwd, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| {
+            Error::sys(
+                format!("process.cwd {}", cwd.display()),
+                nix::Error::from_raw(e.raw_os_error()),
+            )
+        })?;
+    nix::unistd::fchdir(&dir).ctx(|| format!("process.cwd {}: fchdir", cwd.display()))?;
+    // An unreachable cwd (outside our root) makes getcwd fail: check it as runc does.
+    nix::unistd::getcwd()
+        .ctx(|| format!("process.cwd {}: outside the container root", cwd.display()))?;
+    Ok(())
 }

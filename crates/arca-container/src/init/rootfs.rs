@@ -114,9 +114,34 @@ fn slash() -> Result<OwnedFd> {
     .map_err(fail("opening /".into()))
 }
 
+/// The container's /dev/null, checked to really be the null device: a bind or symlink
+/// planted there must not become what masks /proc files (CVE-2025-31133).
+fn dev_null(root: &OwnedFd) -> Result<OwnedFd> {
+    let fd = rustix::fs::openat2(
+        root,
+        "dev/null",
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
+    )
+    .map_err(fail("opening /dev/null".into()))?;
+    let st = rustix::fs::fstat(&fd).map_err(fail("stat /dev/null".into()))?;
+    let is_null = FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
+        && rustix::fs::major(st.st_rdev) == 1
+        && rustix::fs::minor(st.st_rdev) == 3;
+    if !is_null {
+        return Err(Error::Usage(
+            "/dev/null in the container is not the null device: refusing to mask paths with it"
+                .into(),
+        ));
+    }
+    Ok(fd)
+}
+
 /// Hides each path: a directory under an empty read-only tmpfs, anything else under /dev/null.
 pub fn mask_paths(paths: &[String]) -> Result<()> {
     let root = slash()?;
+    let mut null: Option<OwnedFd> = None;
     for p in paths {
         let target = match path_in_root(&root, Path::new(p)) {
             Ok(fd) => fd,
@@ -127,8 +152,11 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
         let tree = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
             new_fs("tmpfs", Some("tmpfs"), &[], A::MOUNT_ATTR_RDONLY)?
         } else {
-            clone_tree(&root, Path::new("/dev/null"), false)
-                .map_err(fail("open_tree /dev/null".into()))?
+            if null.is_none() {
+                null = Some(dev_null(&root)?);
+            }
+            let null: &OwnedFd = null.as_ref().expect("set just above");
+            clone_tree(null, Path::new(""), false).map_err(fail("open_tree /dev/null".into()))?
         };
         attach(&tree, &target).map_err(fail(format!("masking {p}")))?;
     }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use anyhow::{bail, Context, Result};
 use arca_container::container::{self, exec::ExecOutcome, ExecOptions};
 use arca_container::store::Store;
-use oci_spec::runtime::{Capability, Process, Spec};
+use oci_spec::runtime::{Capability, Process};
 
 use crate::cli::ExecArgs;
 
@@ -42,12 +42,7 @@ fn from_args(store: &Store, a: &ExecArgs) -> Result<Process> {
         bail!("exec: give a command or --process");
     }
     let st = store.load(&a.id)?;
-    let config = st.bundle.join("config.json");
-    let spec: Spec = serde_json::from_slice(
-        &std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?,
-    )
-    .with_context(|| format!("{}: malformed JSON", config.display()))?;
-    let mut p = spec.process().clone().unwrap_or_default();
+    let mut p = st.process.clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
     let mut env = p.env().clone().unwrap_or_default();
