@@ -7,6 +7,7 @@
 
 pub mod capabilities;
 pub mod channel;
+pub mod cloned_binary;
 pub mod container;
 pub mod error;
 pub mod features;

@@ -7,6 +7,18 @@ use crate::error::{Error, Result};
 use crate::state::{Status, EXEC_FIFO};
 use crate::store::Store;
 
+fn wait_for_no_readers(f: &std::fs::File) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    loop {
+        let mut fds = [PollFd::new(f.as_fd(), PollFlags::empty())];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::Error::EINTR) => continue,
+            _ => return,
+        }
+    }
+}
+
 pub fn start(store: &Store, id: &str) -> Result<()> {
     let lock = store.lock(id)?;
     let st = store.load(id)?;
@@ -28,6 +40,10 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         .map_err(|e| Error::io("opening exec fifo (is the container init alive?)", &fifo, e))?;
     f.write_all(&[0])
         .map_err(|e| Error::io("writing", &fifo, e))?;
+    // The init holds the fifo's only read side, close-on-exec: once it is gone the kernel
+    // reports POLLERR on our write side. That is the moment the user's process runs (or the
+    // init died), after which the poststart hooks may run, as the spec orders.
+    wait_for_no_readers(&f);
     drop(f);
     std::fs::remove_file(&fifo).map_err(|e| Error::io("removing", &fifo, e))?;
     drop(lock);

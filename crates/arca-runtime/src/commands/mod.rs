@@ -24,6 +24,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs driver)");
     }
+    // Verbs that put a process of ours into a container run from a binary the container
+    // cannot write to (CVE-2019-5736).
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) {
+        arca_container::cloned_binary::protect()?;
+    }
     let store = || Store::new(&cli.root);
     match command {
         Command::Create(a) => {
