@@ -4,7 +4,8 @@
 //! The attack: a container's entrypoint is `#!/proc/self/exe`, so the runtime's process that
 //! execs it runs the runtime binary again, now as a container process; it opens its own
 //! /proc/self/exe and, once the runtime has exited, writes the host's binary. crun's cheap
-//! defence, in order: nothing to do if the binary sits on a read-only mount; else re-exec it
+//! defence, in order: nothing to do if the binary sits on a read-only mount (or is immutable,
+//! which is how `scripts/install.sh` installs it); else re-exec it
 //! from a read-only bind (a detached `open_tree` clone with `MOUNT_ATTR_RDONLY`: one extra
 //! execve, no copy); else, without the privilege for that, from a sealed memfd copy.
 
@@ -42,7 +43,7 @@ pub fn protect() -> Result<()> {
     )
     .map_err(sys("opening /proc/self/exe"))?;
     let vfs = rustix::fs::fstatvfs(&exe).map_err(sys("statvfs /proc/self/exe"))?;
-    if vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+    if vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) || immutable(&exe) {
         return Ok(());
     }
     let target = match read_only_bind(&exe) {
@@ -71,6 +72,17 @@ pub fn protect() -> Result<()> {
         "re-executing the runtime from a protected copy",
         err,
     ))
+}
+
+/// An immutable file (`chattr +i`, as `scripts/install.sh` leaves the installed binary) cannot
+/// be opened for writing by anyone without CAP_LINUX_IMMUTABLE, which no container gets by
+/// default: as safe as a read-only mount, and it costs one statx instead of an execve.
+fn immutable(exe: &OwnedFd) -> bool {
+    use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
+    rustix::fs::statx(exe, "", AtFlags::EMPTY_PATH, StatxFlags::BASIC_STATS).is_ok_and(|st| {
+        let flag = StatxAttributes::IMMUTABLE;
+        st.stx_attributes_mask.contains(flag) && st.stx_attributes.contains(flag)
+    })
 }
 
 /// A detached, read-only bind mount of the binary itself.

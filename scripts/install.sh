@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the release build of arca-runtime as /usr/local/bin/arca-runtime (or $PREFIX/bin),
+# immutable (chattr +i): a container that tricks arca into exec'ing its own binary can then
+# not write it (CVE-2019-5736), and arca skips the re-exec it would otherwise do to protect
+# itself. Re-running replaces the installed binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root" >&2; exit 1; }
+src=${ARCA_RUNTIME:-target/x86_64-unknown-linux-gnu/release/arca-runtime}
+[ -x "$src" ] || { echo "install.sh: $src not built (cargo build --release)" >&2; exit 1; }
+dest=${PREFIX:-/usr/local}/bin/arca-runtime
+mkdir -p "$(dirname "$dest")"
+if [ -e "$dest" ]; then
+	chattr -i "$dest" 2>/dev/null || true
+fi
+install -m 0755 "$src" "$dest.new"
+mv -f "$dest.new" "$dest"
+if ! chattr +i "$dest" 2>/dev/null; then
+	echo "install.sh: $dest: this filesystem has no immutable flag; arca will protect itself by re-exec" >&2
+fi
+echo "$dest"
