@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime=${ARCA_RUNTIME:-target/x86_64-unknown-linux-gnu/release/arca-runtime}
+installed=/usr/local/bin/arca-runtime
+[ -x "$installed" ] || installed=target/x86_64-unknown-linux-gnu/release/arca-runtime
+runtime=${ARCA_RUNTIME:-$installed}
 [ -x "$runtime" ] || { echo "demo.sh: $runtime not built (cargo build --release)" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root" >&2; exit 1; }
 
