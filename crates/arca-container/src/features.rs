@@ -9,14 +9,15 @@ pub fn features() -> Value {
         "ociVersionMax": crate::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
-            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
-            "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
-            "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
-            "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec",
-            "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime",
-            "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
-            "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-            "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"
+            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap",
+            "iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
+            "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
+            "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime",
+            "remount", "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime", "rnoexec",
+            "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate",
+            "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow",
+            "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid", "symfollow",
+            "sync", "unbindable"
         ],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
@@ -26,7 +27,7 @@ pub fn features() -> Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": true } }
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.version": crate::OCI_VERSION

@@ -3,7 +3,7 @@
 //! crun's process model: the container's init is a clone of the runtime that goes straight into
 //! container set-up, with no re-exec of the runtime binary.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::unistd::Pid;
 
@@ -52,13 +52,19 @@ pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> nix::Result<
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = u64::from(fd.as_raw_fd().cast_unsigned());
     }
-    // SAFETY: `args` is a valid, initialised clone_args of the size passed; with no stack given
-    // the kernel duplicates the caller's stack like fork(2), and the single-threaded caller
-    // (documented above) leaves the child in a consistent state.
+    clone3(&mut args)
+}
+
+/// The raw `clone3(2)` call shared by the wrappers: fork-like (no stack given).
+fn clone3(args: &mut CloneArgs) -> nix::Result<CloneResult> {
+    // SAFETY: `args` is a valid, initialised clone_args of the size passed (any pointer in it
+    // points to memory that outlives the call); with no stack given the kernel duplicates the
+    // caller's stack like fork(2), and the single-threaded caller (documented on the public
+    // wrappers) leaves the child in a consistent state.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
+            args as *mut CloneArgs,
             std::mem::size_of::<CloneArgs>(),
         )
     };
@@ -68,5 +74,31 @@ pub fn clone_process(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> nix::Result<
         pid => Ok(CloneResult::Parent(Pid::from_raw(
             i32::try_from(pid).map_err(|_| nix::Error::EOVERFLOW)?,
         ))),
+    }
+}
+
+/// `CLONE_PIDFD` from `linux/sched.h`.
+const CLONE_PIDFD: u64 = 0x1000;
+
+/// Like [`clone_process`] without a cgroup, also returning to the parent a pidfd of the child
+/// (`CLONE_PIDFD`): a handle that names the child whatever pid namespace `/proc` shows.
+///
+/// The same single-threaded requirement applies.
+pub fn clone_with_pidfd(flags: u64) -> nix::Result<(CloneResult, Option<OwnedFd>)> {
+    let mut pidfd: libc::c_int = -1;
+    let mut args = CloneArgs {
+        flags: flags | CLONE_PIDFD,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: u64::from(libc::SIGCHLD.cast_unsigned()),
+        ..CloneArgs::default()
+    };
+    match clone3(&mut args)? {
+        CloneResult::Child => Ok((CloneResult::Child, None)),
+        parent => {
+            // SAFETY: on success the kernel stored a new pidfd in the parent that nothing else
+            // owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+            Ok((parent, Some(fd)))
+        }
     }
 }

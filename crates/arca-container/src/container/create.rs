@@ -162,6 +162,9 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         Some(profile) => Some(Prepared::new(profile, Some(&seccomp_cache(store)))?),
         None => None,
     };
+    // Idmapped mount trees need CAP_SYS_ADMIN over the source filesystem, which a
+    // user-namespaced init never has: the runtime builds them; the clone inherits the fds.
+    let _idmapped = crate::init::idmap::prepare(spec, &bundle.dir)?;
     let (parent, child) = channel::pair()?;
     let listen = listen_fds();
     let preserve_fds = opts.preserve_fds + listen;

@@ -12,7 +12,7 @@ use rustix::fs::OFlags;
 
 use super::mounts::{attach, clone_tree};
 use crate::error::{Error, Result};
-use crate::paths::{create_file_in_root, open_in_root};
+use crate::paths::open_in_root;
 
 fn fail(what: &'static str) -> impl FnOnce(rustix::io::Errno) -> Error {
     move |e| Error::sys(what, nix::Error::from_raw(e.raw_os_error()))
@@ -36,10 +36,32 @@ pub fn open_pty(root: impl AsFd, size: Option<(u16, u16)>) -> Result<(OwnedFd, O
     Ok((master, slave))
 }
 
-/// Bind-mounts the pty slave on /dev/console inside the root.
+/// Bind-mounts the pty slave on /dev/console inside the root. Whatever the rootfs had there
+/// (a symlink to a host path, a file) is replaced by a fresh empty file first, opened without
+/// following links, so the pty can only land on /dev/console itself (CVE-2025-52565).
 pub fn mount_console(root: impl AsFd, slave: &OwnedFd) -> Result<()> {
-    let target = create_file_in_root(root, Path::new("/dev/console"), 0o600)
-        .map_err(fail("creating /dev/console"))?;
+    let (dir, name) = crate::paths::parent_in_root(root, Path::new("/dev/console"))
+        .map_err(fail("opening /dev"))?;
+    match rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(fail("replacing /dev/console")(e)),
+    }
+    drop(
+        rustix::fs::openat(
+            &dir,
+            name.as_os_str(),
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .map_err(fail("creating /dev/console"))?,
+    );
+    let target = rustix::fs::openat(
+        &dir,
+        name.as_os_str(),
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(fail("opening /dev/console"))?;
     let tree = clone_tree(slave, Path::new(""), false).map_err(fail("open_tree pty"))?;
     attach(&tree, &target).map_err(fail("mounting /dev/console"))
 }

@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod dev;
+pub mod idmap;
 pub mod mount_options;
 pub mod mounts;
 pub mod process;

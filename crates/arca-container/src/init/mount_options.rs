@@ -18,6 +18,10 @@ pub struct MountOptions {
     pub propagation: Vec<(u64, bool)>,
     /// Filesystem options (`mode=755`, `size=64k`, `newinstance`) and superblock flags.
     pub data: Vec<String>,
+    /// `idmap` or `ridmap`: the mount gets an id mapping (see `init::idmap`).
+    pub idmap: bool,
+    /// `ridmap`: the id mapping applies to every mount of the tree, not only its top.
+    pub idmap_recursive: bool,
     /// Options arca knows but does not implement yet (reported, never silently dropped).
     pub unsupported: Vec<String>,
 }
@@ -33,6 +37,8 @@ impl Default for MountOptions {
             rec_clr: A::empty(),
             propagation: Vec::new(),
             data: Vec::new(),
+            idmap: false,
+            idmap_recursive: false,
             unsupported: Vec::new(),
         }
     }
@@ -87,7 +93,12 @@ impl MountOptions {
                 "sync" | "dirsync" | "lazytime" | "mand" | "iversion" | "silent" => {
                     o.data.push(opt.to_owned())
                 }
-                "idmap" | "ridmap" | "tmpcopyup" => o.unsupported.push(opt.to_owned()),
+                "idmap" => o.idmap = true,
+                "ridmap" => {
+                    o.idmap = true;
+                    o.idmap_recursive = true;
+                }
+                "tmpcopyup" => o.unsupported.push(opt.to_owned()),
                 _ => {
                     if let Some((a, set)) = attr(opt) {
                         set_attr(&mut o.attr_set, &mut o.attr_clr, a, set, opt);
@@ -140,7 +151,18 @@ mod tests {
         let o = MountOptions::parse(&["rro", "rw"]);
         assert_eq!(o.rec_set, A::MOUNT_ATTR_RDONLY);
         assert_eq!(o.attr_clr, A::MOUNT_ATTR_RDONLY);
-        let o = MountOptions::parse(&["idmap"]);
-        assert_eq!(o.unsupported, vec!["idmap"]);
+        let o = MountOptions::parse(&["tmpcopyup"]);
+        assert_eq!(o.unsupported, vec!["tmpcopyup"]);
+    }
+
+    #[test]
+    fn idmap_options() {
+        let o = MountOptions::parse(&["bind", "idmap"]);
+        assert!(o.idmap && !o.idmap_recursive);
+        assert!(o.data.is_empty() && o.unsupported.is_empty());
+        let o = MountOptions::parse(&["rbind", "ridmap"]);
+        assert!(o.idmap && o.idmap_recursive && o.recursive);
+        let o = MountOptions::parse(&["rbind", "ro"]);
+        assert!(!o.idmap);
     }
 }

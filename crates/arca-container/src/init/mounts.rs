@@ -15,6 +15,7 @@ use rustix::mount::{
     open_tree, FsMountFlags, FsOpenFlags, MountAttrFlags as A, MoveMountFlags, OpenTreeFlags,
 };
 
+use super::idmap::{self, UsernsCache};
 use super::mount_options::MountOptions;
 use crate::error::{Error, Result};
 use crate::paths::{create_file_in_root, mkdir_all_in_root, path_in_root};
@@ -103,8 +104,10 @@ pub struct MountContext<'a> {
 }
 
 pub fn mount_all(root: &OwnedFd, mounts: &[Mount], ctx: &MountContext<'_>) -> Result<()> {
+    // One user namespace per distinct id mapping, for the trees the runtime did not prepare.
+    let mut userns = UsernsCache::default();
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(root, m, ctx).map_err(|e| match e {
+        mount_one(root, i, m, ctx, &mut userns).map_err(|e| match e {
             Error::Sys { op, err } => Error::Sys {
                 op: format!("mounts[{i}] ({}): {op}", m.destination().display()),
                 err,
@@ -115,7 +118,13 @@ pub fn mount_all(root: &OwnedFd, mounts: &[Mount], ctx: &MountContext<'_>) -> Re
     Ok(())
 }
 
-fn mount_one(root: &OwnedFd, m: &Mount, ctx: &MountContext<'_>) -> Result<()> {
+fn mount_one(
+    root: &OwnedFd,
+    i: usize,
+    m: &Mount,
+    ctx: &MountContext<'_>,
+    userns: &mut UsernsCache,
+) -> Result<()> {
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
     if !opts.unsupported.is_empty() {
         return Err(Error::Usage(format!(
@@ -127,7 +136,12 @@ fn mount_one(root: &OwnedFd, m: &Mount, ctx: &MountContext<'_>) -> Result<()> {
     let fstype = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
     if opts.bind || fstype == "bind" {
-        return bind(root, m, &opts, ctx.bundle);
+        let idmapped = idmapped_tree(i, m, &opts, ctx.bundle, userns)?;
+        return bind(root, m, &opts, ctx.bundle, idmapped);
+    }
+    if idmap::asked(m, &opts) {
+        // Refused with the reason (not a bind mount).
+        idmap::requested(i, m, &opts, None)?;
     }
     let source = m.source().as_ref().and_then(|s| s.to_str());
     match fstype {
@@ -175,14 +189,45 @@ fn propagate(tree: &OwnedFd, opts: &MountOptions) -> Result<()> {
     Ok(())
 }
 
-fn bind(root: &OwnedFd, m: &Mount, opts: &MountOptions, bundle: &Path) -> Result<()> {
-    let dest = m.destination();
-    let source = m.source().clone().unwrap_or_default();
-    let source: PathBuf = if source.is_absolute() {
-        source
-    } else {
-        bundle.join(source)
+/// The id-mapped tree of bind mount `i`, if it asks for one: the one the runtime prepared
+/// before the clone, else one built here (possible only outside a user namespace).
+fn idmapped_tree(
+    i: usize,
+    m: &Mount,
+    opts: &MountOptions,
+    bundle: &Path,
+    userns: &mut UsernsCache,
+) -> Result<Option<OwnedFd>> {
+    if !idmap::asked(m, opts) {
+        return Ok(None);
+    }
+    if let Some(tree) = idmap::take_prepared(i) {
+        return Ok(Some(tree));
+    }
+    if idmap::in_user_namespace() {
+        return Err(Error::Usage(format!(
+            "mounts[{i}] ({}): an id-mapped mount of a container with a user namespace must be \
+             built by the runtime before the init is cloned (init::idmap::prepare), which did \
+             not happen",
+            m.destination().display()
+        )));
+    }
+    let Some(map) = idmap::requested(i, m, opts, None)? else {
+        return Ok(None);
     };
+    let source = idmap::bind_source(m, bundle);
+    idmap::build(i, m, &source, opts.recursive, &map, userns).map(Some)
+}
+
+fn bind(
+    root: &OwnedFd,
+    m: &Mount,
+    opts: &MountOptions,
+    bundle: &Path,
+    idmapped: Option<OwnedFd>,
+) -> Result<()> {
+    let dest = m.destination();
+    let source: PathBuf = idmap::bind_source(m, bundle);
     let meta =
         std::fs::metadata(&source).map_err(|e| Error::io("bind mount source", &source, e))?;
     let target = if meta.is_dir() {
@@ -191,8 +236,11 @@ fn bind(root: &OwnedFd, m: &Mount, opts: &MountOptions, bundle: &Path) -> Result
         create_file_in_root(root, dest, 0o644)
     }
     .map_err(fail(format!("creating {}", dest.display())))?;
-    let tree = clone_tree(CWD, &source, opts.recursive)
-        .map_err(fail(format!("open_tree {}", source.display())))?;
+    let tree = match idmapped {
+        Some(t) => t,
+        None => clone_tree(CWD, &source, opts.recursive)
+            .map_err(fail(format!("open_tree {}", source.display())))?,
+    };
     set_attr(tree.as_fd(), opts.attr_set, opts.attr_clr, 0, false)
         .map_err(|e| Error::sys("setting mount attributes", e))?;
     set_attr(tree.as_fd(), opts.rec_set, opts.rec_clr, 0, true)

@@ -144,6 +144,16 @@ fn apply_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {
 /// capabilities across the uid change), then the other sets; then umask and no_new_privs.
 pub fn apply_identity(process: &Process, may_setgroups: bool) -> Result<()> {
     let user = process.user();
+    // 4294967295 is -1 to setresuid(2), "leave unchanged": the process would stay root
+    // (CVE-2024-40635). Refuse anything above 2^31-1, whatever path the spec came by.
+    let ids = [user.uid(), user.gid()]
+        .into_iter()
+        .chain(user.additional_gids().iter().flatten().copied());
+    if let Some(bad) = ids.into_iter().find(|id| *id > i32::MAX.cast_unsigned()) {
+        return Err(Error::Usage(format!(
+            "process.user: uid/gid {bad} out of range 0-2147483647"
+        )));
+    }
     if let Some(caps) = process.capabilities() {
         capabilities::drop_bounding(caps)?;
     }
