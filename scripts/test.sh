@@ -35,6 +35,10 @@ PACKAGES=(
 	podman
 	uidmap
 	jq
+	# the cgroup v2 VM test (scripts/vm/run-v2-tests.sh, tests/cgroup_v2_vm.rs)
+	qemu-system-x86
+	linux-image-amd64
+	cpio
 )
 
 missing=()

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Runs arca-runtime's cgroup v2 tests for real, in a qemu guest with a pure cgroup v2 hierarchy.
+#
+# Usage: scripts/vm/run-v2-tests.sh [ARCA_BINARY]
+#
+# ARCA_BINARY defaults to target/x86_64-unknown-linux-gnu/debug/arca-runtime. It is copied into an
+# initramfs (stripped when `strip` exists) with its shared libraries, if any, together with
+# Debian's busybox-static, a busybox OCI bundle (scripts/busybox-bundle.sh), jq and
+# scripts/vm/guest-init.sh + scripts/vm/v2-tests.sh. Debian's kernel (/boot/vmlinuz-*, from
+# linux-image-amd64) boots it under `qemu-system-x86_64 -accel tcg`; the guest mounts cgroup2 at
+# /sys/fs/cgroup (nsdelegate, no v1), enables every controller and runs the tests, which print
+#   ok <name>
+#   not ok <name> <reason>
+#   N passed, M failed
+# on the serial console, then powers off. The guest's output is streamed to stdout.
+# Debian's kernel has all the guest needs built in (cgroup2 and every controller, tmpfs,
+# devtmpfs, namespaces, the 8250 serial console): no module goes into the initramfs.
+#
+# Installs nothing: a missing prerequisite is named (with its apt package) and fails the run.
+# Exit status: 0 when every test passed; 1 on a failed test, a guest that did not finish or a
+# timeout; 2 on a missing prerequisite or a bad argument.
+#
+# Environment:
+#   ARCA_VM_KERNEL   kernel image (default: the newest /boot/vmlinuz-*)
+#   ARCA_VM_TIMEOUT  seconds before qemu is killed (default 180)
+#   ARCA_VM_KEEP     1: keep the work dir (initramfs, log) and print its path
+#   ARCA_VM_ACCEL    qemu accelerator (default tcg; KVM hangs qemu on the CI machines)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+log() { printf 'run-v2-tests: %s\n' "$*" >&2; }
+die() { # message [exit status, default 2]
+	printf 'run-v2-tests: error: %s\n' "$1" >&2
+	exit "${2:-2}"
+}
+
+arca=${1:-$repo/target/x86_64-unknown-linux-gnu/debug/arca-runtime}
+[ $# -le 1 ] || die "usage: $0 [ARCA_BINARY]"
+[ -f "$arca" ] && [ -x "$arca" ] || die "arca-runtime binary not found or not executable: $arca (cargo build first)"
+
+# --- prerequisites -----------------------------------------------------------------------------
+missing=()
+need_cmd() { # command apt-package
+	command -v "$1" >/dev/null 2>&1 || missing+=("$1 (apt package $2)")
+}
+need_cmd qemu-system-x86_64 qemu-system-x86
+need_cmd cpio cpio
+need_cmd jq jq
+need_cmd timeout coreutils
+busybox=${BUSYBOX:-/bin/busybox}
+if [ ! -x "$busybox" ]; then
+	missing+=("$busybox (apt package busybox-static)")
+elif ! "$busybox" --list >/dev/null 2>&1 ||
+	{ command -v ldd >/dev/null 2>&1 && ldd "$busybox" >/dev/null 2>&1; }; then
+	# ldd succeeds only on dynamic executables.
+	missing+=("a static $busybox (apt package busybox-static, not busybox)")
+fi
+kernel=${ARCA_VM_KERNEL:-}
+if [ -z "$kernel" ]; then
+	kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+fi
+if [ -z "$kernel" ] || [ ! -f "$kernel" ]; then
+	missing+=("a kernel image /boot/vmlinuz-* (apt package linux-image-amd64)")
+elif [ ! -r "$kernel" ]; then
+	missing+=("read access to $kernel (run as root)")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	for m in "${missing[@]}"; do
+		printf 'run-v2-tests: missing prerequisite: %s\n' "$m" >&2
+	done
+	die "install the missing prerequisites (scripts/test.sh installs them)"
+fi
+kver=$(basename "$kernel")
+kver=${kver#vmlinuz-}
+
+# --- initramfs ---------------------------------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/arca-vm.XXXXXX")
+cleanup() {
+	if [ "${ARCA_VM_KEEP:-0}" = 1 ]; then
+		log "kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+root=$work/root
+mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,run,tmp,mnt,usr/bin,usr/local/bin,tests,newroot}
+chmod 1777 "$root/tmp"
+
+cp "$busybox" "$root/bin/busybox"
+chmod 0755 "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+
+# Copies a binary and, when it is dynamically linked, every library ldd names (and the loader)
+# to the same paths in the initramfs.
+copy_with_libs() { # src dest
+	cp -L "$1" "$2"
+	chmod 0755 "$2"
+	command -v ldd >/dev/null 2>&1 || return 0
+	local libs
+	libs=$(ldd "$1" 2>/dev/null | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }') || return 0
+	for lib in $libs; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
+copy_with_libs "$arca" "$root/usr/local/bin/arca-runtime"
+if command -v strip >/dev/null 2>&1; then
+	# A debug build is ~70 MB, mostly debug info; stripped it is a few MB.
+	strip "$root/usr/local/bin/arca-runtime" 2>/dev/null || true
+fi
+copy_with_libs "$(command -v jq)" "$root/usr/bin/jq"
+
+BUSYBOX=$busybox "$repo/scripts/busybox-bundle.sh" "$root/bundle" sh >/dev/null
+
+cp "$here/guest-init.sh" "$root/init"
+cp "$here/v2-tests.sh" "$root/tests/v2-tests.sh"
+chmod 0755 "$root/init" "$root/tests/v2-tests.sh"
+
+initrd=$work/initrd.cpio
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 >"$initrd")
+log "initramfs $(du -h "$initrd" | cut -f1), kernel $kernel, $(qemu-system-x86_64 --version | head -n 1)"
+
+# --- boot --------------------------------------------------------------------------------------
+timeout_s=${ARCA_VM_TIMEOUT:-180}
+out=$work/guest.log
+start=$(date +%s)
+set +e
+timeout --foreground -k 5 "$timeout_s" \
+	qemu-system-x86_64 -accel "${ARCA_VM_ACCEL:-tcg}" -m 1024 -smp 2 \
+	-nographic -no-reboot -monitor none -serial stdio -nodefaults -vga none \
+	-kernel "$kernel" -initrd "$initrd" \
+	-append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all" \
+	</dev/null 2>&1 | tr -d '\r' | tee "$out"
+rcs=("${PIPESTATUS[@]}")
+set -e
+elapsed=$(($(date +%s) - start))
+qemu_rc=${rcs[0]}
+
+# --- verdict -----------------------------------------------------------------------------------
+ok=$(grep -c '^ok ' "$out" || true)
+failed=$(grep '^not ok ' "$out" || true)
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
+
+echo "----"
+echo "run-v2-tests: guest ran ${elapsed}s (qemu exit $qemu_rc); kernel $kver; $(qemu-system-x86_64 --version | head -n 1)"
+if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+	die "timed out after ${timeout_s}s (guest output above)" 1
+fi
+if [ -z "$summary" ]; then
+	die "the guest did not finish its tests (no 'N passed, M failed' line; qemu exit $qemu_rc)" 1
+fi
+passed=${summary%% passed*}
+nfailed=${summary#*passed, }
+nfailed=${nfailed%% failed}
+if [ -n "$failed" ]; then
+	echo "run-v2-tests: failed tests:"
+	printf '%s\n' "$failed"
+fi
+echo "run-v2-tests: $summary"
+if [ "$nfailed" != 0 ] || [ -n "$failed" ] || [ "$passed" = 0 ] || [ "$passed" != "$ok" ]; then
+	exit 1
+fi
+exit 0

@@ -1,0 +1,365 @@
+#!/bin/sh
+# cgroup v2 tests of arca-runtime, run by /init in the test VM (see run-v2-tests.sh) on a pure
+# cgroup v2 hierarchy mounted at /sys/fs/cgroup. Busybox sh; jq is in the initramfs.
+#
+# Prints `ok <name>`, `not ok <name> <reason>`, `# ...` diagnostics and a final
+# `N passed, M failed` line. Each container gets linux.cgroupsPath /arca-v2/<id>.
+#
+# Not tested: the cgroup v2 device eBPF program (linux.resources.devices on v2), which arca does
+# not implement yet.
+
+CG=/sys/fs/cgroup
+PARENT=arca-v2
+B=/tmp/bundles
+TEMPLATE=/bundle/config.json
+mkdir -p $B
+
+pass=0
+failn=0
+REASON=
+
+rt() { timeout 60 arca-runtime --root /run/arca "$@"; }
+say() { printf '%s\n' "$*" | sed 's/^/#   /'; }
+oneline() { printf '%s' "$*" | tr '\n' '|' | cut -c1-400; }
+why() {
+	REASON=$(oneline "$*")
+	return 1
+}
+# t NAME CMD...: runs CMD (a function that sets REASON through `why` on failure), reports it.
+t() {
+	name=$1
+	shift
+	REASON=
+	if "$@"; then
+		echo "ok $name"
+		pass=$((pass + 1))
+	else
+		echo "not ok $name ${REASON:-failed}"
+		failn=$((failn + 1))
+	fi
+}
+
+# mkbundle ID JQ-FILTER SHELL-COMMAND: bundle $B/ID sharing /bundle/rootfs, process `sh -c CMD`.
+mkbundle() {
+	mkdir -p "$B/$1"
+	jq --arg id "$1" --arg cmd "$3" --arg parent "$PARENT" \
+		".root.path = \"/bundle/rootfs\"
+		| .linux.cgroupsPath = \"/\" + \$parent + \"/\" + \$id
+		| .process.args = [\"sh\", \"-c\", \$cmd]
+		| $2" <"$TEMPLATE" >"$B/$1/config.json"
+}
+CGNS='.linux.namespaces += [{"type": "cgroup"}]'
+CGMOUNT_RW='(.mounts[] | select(.destination == "/sys/fs/cgroup") | .options) |= map(select(. != "ro"))'
+
+dir_of() { echo "$CG/$PARENT/$1"; }
+status_of() { rt state "$1" 2>/dev/null | jq -r .status; }
+pid_of() { rt state "$1" 2>/dev/null | jq -r .pid; }
+is_status() { [ "$(status_of "$1")" = "$2" ]; }
+no_dir() { [ ! -e "$(dir_of "$1")" ]; }
+procs_empty() { [ -z "$(cat "$(dir_of "$1")/cgroup.procs" 2>/dev/null)" ]; }
+nprocs() { wc -l <"$(dir_of "$1")/cgroup.procs" 2>/dev/null || echo 0; }
+in_procs() { grep -qx "$2" "$(dir_of "$1")/cgroup.procs" 2>/dev/null; }
+alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# waitfor SECONDS CMD...: polls CMD every 0.1 s.
+waitfor() {
+	n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+# create_start ID: create (output to /tmp/ID.out) and start; sets PID.
+create_start() {
+	rt create --bundle "$B/$1" --pid-file "/tmp/$1.pid" "$1" >"/tmp/$1.out" 2>&1 ||
+		why "create $1 failed: $(cat "/tmp/$1.out")" || return
+	rt start "$1" >>"/tmp/$1.out" 2>&1 || why "start $1 failed: $(cat "/tmp/$1.out")" || return
+	PID=$(cat "/tmp/$1.pid")
+}
+# Deletes every container left by a failed test, so the next one starts clean.
+cleanup() {
+	for id in $(rt list -q 2>/dev/null); do
+		rt delete --force "$id" >/dev/null 2>&1 || echo "# cleanup: delete --force $id failed"
+	done
+}
+# check_file ID FILE EXPECTED
+check_file() {
+	v=$(cat "$(dir_of "$1")/$2" 2>&1) || why "cannot read $2: $v" || return
+	[ "$v" = "$3" ] || why "$2 = '$v', want '$3'"
+}
+# mountinfo_field LINE N: field N of a mountinfo line; fstype is the one after " - ".
+fstype_of() { printf '%s\n' "$1" | sed -n 's/.* - \([^ ]*\) .*/\1/p'; }
+field() { printf '%s\n' "$1" | awk -v n="$2" '{ print $n }'; }
+
+# --- run: hostname, /proc/self/cgroup ----------------------------------------------------------
+
+run_cgroupns() {
+	mkbundle h1 "$CGNS" 'hostname; cat /proc/self/cgroup'
+	out=$(rt run --bundle $B/h1 h1 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	[ "$out" = "runc
+0::/" ] || why "want 'runc|0::/', got: $out" || return
+	no_dir h1 || why "$(dir_of h1) left after run"
+}
+t run_hostname_and_cgroupns_root run_cgroupns
+cleanup
+
+run_no_cgroupns() {
+	mkbundle h2 . 'hostname; cat /proc/self/cgroup'
+	out=$(rt run --bundle $B/h2 h2 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	[ "$out" = "runc
+0::/$PARENT/h2" ] || why "want 'runc|0::/$PARENT/h2', got: $out" || return
+	no_dir h2 || why "$(dir_of h2) left after run"
+}
+t run_without_cgroupns_shows_container_path run_no_cgroupns
+cleanup
+
+# --- placement and resources -------------------------------------------------------------------
+
+RES='.linux.resources.memory = {"limit": 67108864}
+	| .linux.resources.pids = {"limit": 20}
+	| .linux.resources.cpu = {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "1"}'
+mkbundle r1 "$RES" 'exec sleep 1000'
+r1_created=0
+placement_created() {
+	rt create --bundle $B/r1 --pid-file /tmp/r1.pid r1 >/tmp/r1.out 2>&1 ||
+		why "create failed: $(cat /tmp/r1.out)" || return
+	r1_created=1
+	PID=$(cat /tmp/r1.pid)
+	[ "$PID" = "$(pid_of r1)" ] || why "pid file $PID, state pid $(pid_of r1)" || return
+	is_status r1 created || why "status $(status_of r1)" || return
+	say "$(dir_of r1)/cgroup.procs: $(cat "$(dir_of r1)/cgroup.procs" 2>&1)"
+	say "/proc/$PID/cgroup: $(cat /proc/$PID/cgroup)"
+	in_procs r1 "$PID" || why "init $PID not in $(dir_of r1)/cgroup.procs: $(cat "$(dir_of r1)/cgroup.procs" 2>&1)" || return
+	[ "$(cat /proc/$PID/cgroup)" = "0::/$PARENT/r1" ] || why "/proc/$PID/cgroup: $(cat /proc/$PID/cgroup)"
+}
+t create_places_init_in_its_cgroup placement_created
+parent_controllers() {
+	sc=$(cat "$CG/$PARENT/cgroup.subtree_control")
+	say "$CG/$PARENT/cgroup.subtree_control: $sc"
+	for c in memory pids cpu cpuset; do
+		echo " $sc " | grep -q " $c " || why "$c not enabled in $CG/$PARENT/cgroup.subtree_control: $sc" || return
+	done
+}
+if [ $r1_created = 1 ]; then
+	t parent_enables_controllers parent_controllers
+	t memory_max check_file r1 memory.max 67108864
+	t pids_max check_file r1 pids.max 20
+	t cpu_max check_file r1 cpu.max "50000 100000"
+	# runc: 1 + ((1024 - 2) * 9999) / 262142 = 39
+	t cpu_weight_from_shares check_file r1 cpu.weight 39
+	t cpuset_cpus check_file r1 cpuset.cpus 1
+	started_in_cgroup() {
+		rt start r1 >>/tmp/r1.out 2>&1 || why "start failed: $(cat /tmp/r1.out)" || return
+		is_status r1 running || why "status $(status_of r1)" || return
+		in_procs r1 "$PID" || why "init $PID not in cgroup.procs after start"
+	}
+	t start_runs_in_cgroup started_in_cgroup
+	ps_lists() {
+		out=$(rt ps --format json r1 2>&1) || why "ps failed: $out" || return
+		say "ps: $out"
+		echo "$out" | jq -e --argjson p "$PID" 'index($p) != null' >/dev/null || why "ps --format json: $out, want $PID"
+	}
+	t ps_lists_cgroup_pids ps_lists
+	delete_force_running() {
+		out=$(rt delete --force r1 2>&1) || why "delete --force failed: $out" || return
+		waitfor 5 no_dir r1 || why "$(dir_of r1) still there after delete --force" || return
+		! alive "$PID" || why "init $PID still alive after delete --force"
+	}
+	t delete_force_running_removes_cgroup delete_force_running
+fi
+cleanup
+
+# --- memory limit enforced ---------------------------------------------------------------------
+
+OOM='.linux.resources.memory = {"limit": 33554432, "swap": 33554432}'
+oom_run() {
+	mkbundle o1 "$OOM" 'exec tail /dev/zero'
+	out=$(rt run --bundle $B/o1 o1 2>&1)
+	rc=$?
+	say "run exit $rc: $out"
+	[ $rc = 137 ] || why "run exited $rc, want 137 (SIGKILL): $out" || return
+	no_dir o1 || why "$(dir_of o1) left after run"
+}
+t oom_killed_run_exits_137 oom_run
+cleanup
+
+oom_events() {
+	mkbundle o2 "$OOM" 'exec tail /dev/zero'
+	create_start o2 || return
+	waitfor 60 is_status o2 stopped || why "still $(status_of o2) after 60 s" || return
+	ev=$(cat "$(dir_of o2)/memory.events" 2>&1)
+	say "memory.events: $ev"
+	kills=$(echo "$ev" | awk '$1 == "oom_kill" { print $2 }')
+	[ "${kills:-0}" -ge 1 ] || why "memory.events oom_kill=${kills:-none}: $ev" || return
+	out=$(rt delete o2 2>&1) || why "delete failed: $out" || return
+	waitfor 5 no_dir o2 || why "$(dir_of o2) left after delete"
+}
+t oom_kill_in_memory_events oom_events
+cleanup
+
+# --- pids limit enforced -----------------------------------------------------------------------
+
+pids_limit() {
+	mkbundle p1 '.linux.resources.pids = {"limit": 10}' \
+		'for i in $(seq 50); do sleep 100 & echo started $i; done; echo loop finished'
+	create_start p1 || return
+	waitfor 60 is_status p1 stopped || why "still $(status_of p1) after 60 s" || return
+	out=$(cat /tmp/p1.out)
+	say "$(echo "$out" | grep -v '^started' ; echo "started lines: $(echo "$out" | grep -c '^started')")"
+	n=$(echo "$out" | grep -c '^started')
+	ev=$(cat "$(dir_of p1)/pids.events" 2>&1)
+	say "pids.events: $ev"
+	[ "$n" -ge 1 ] && [ "$n" -le 9 ] || why "$n sleeps started under pids.max 10 (sh + 9 at most): $out" || return
+	max=$(echo "$ev" | awk '$1 == "max" { print $2 }')
+	[ "${max:-0}" -ge 1 ] || why "pids.events max=${max:-none}" || return
+	out=$(rt delete p1 2>&1) || why "delete failed: $out" || return
+	waitfor 5 no_dir p1 || why "$(dir_of p1) left after delete"
+}
+t pids_limit_stops_fork_loop pids_limit
+cleanup
+
+# --- /sys/fs/cgroup inside the container -------------------------------------------------------
+
+SHOWCG='grep " /sys/fs/cgroup " /proc/self/mountinfo; echo mem=$(cat /sys/fs/cgroup/memory.max); echo procs=$(cat /sys/fs/cgroup/cgroup.procs); echo parent=$(ls /sys/fs/cgroup | grep -c '$PARENT'); mkdir /sys/fs/cgroup/sub 2>&1 && echo MKDIR_OK && rmdir /sys/fs/cgroup/sub; true'
+cgroupfs_ns() {
+	mkbundle m1 "$CGNS | .linux.resources.memory = {\"limit\": 67108864}" "$SHOWCG"
+	out=$(rt run --bundle $B/m1 m1 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	line=$(echo "$out" | grep ' /sys/fs/cgroup ')
+	[ "$(fstype_of "$line")" = cgroup2 ] || why "not a cgroup2 mount: $line" || return
+	[ "$(field "$line" 4)" = / ] || why "mount root $(field "$line" 4), want /: $line" || return
+	echo "$out" | grep -qx 'mem=67108864' || why "memory.max inside is not the container's: $out" || return
+	echo "$out" | grep -Eq '^procs=1( |$)' || why "cgroup.procs inside does not start with pid 1: $out" || return
+	echo "$out" | grep -qx 'parent=0' || why "the host's $PARENT dir is visible inside: $out"
+}
+t cgroupfs_with_cgroupns_is_containers_own cgroupfs_ns
+cleanup
+
+cgroupfs_ns_rw() {
+	mkbundle m2 "$CGNS | $CGMOUNT_RW" "$SHOWCG"
+	out=$(rt run --bundle $B/m2 m2 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	echo "$out" | grep -q MKDIR_OK || why "mkdir in a cgroup mount without 'ro' in a cgroup namespace failed: $out"
+}
+t cgroupfs_with_cgroupns_rw_without_ro_option cgroupfs_ns_rw
+cleanup
+
+cgroupfs_no_ns() {
+	mkbundle m3 "$CGMOUNT_RW" "$SHOWCG"
+	out=$(rt run --bundle $B/m3 m3 2>&1)
+	rc=$?
+	say "$out"
+	echo "$out" | grep -q MKDIR_OK && rmdir "$CG/sub" "$(dir_of m3)/sub" 2>/dev/null
+	line=$(echo "$out" | grep ' /sys/fs/cgroup ')
+	[ -n "$line" ] || why "no /sys/fs/cgroup mount (run exit $rc): $out" || return
+	[ "$(fstype_of "$line")" = cgroup2 ] || why "not a cgroup2 mount: $line" || return
+	case ",$(field "$line" 6)," in
+	*,ro,*) ;;
+	*) why "mount options $(field "$line" 6), want ro: $line" || return ;;
+	esac
+	! echo "$out" | grep -q MKDIR_OK || why "mkdir under /sys/fs/cgroup succeeded without a cgroup namespace"
+}
+# arca's invariant (ARCHITECTURE.md, security): without a cgroup namespace a cgroup mount is
+# read-only whatever its options. runc mounts it rw there, so it is skipped for runc.
+if arca-runtime --version 2>/dev/null | grep -q '^runc'; then
+	echo "ok cgroupfs_without_cgroupns_is_read_only # SKIP arca's invariant, not runc's"
+	pass=$((pass + 1))
+else
+	t cgroupfs_without_cgroupns_is_read_only cgroupfs_no_ns
+fi
+cleanup
+
+# --- kill --all, delete --force, SIGKILL from the host ------------------------------------------
+
+kill_all() {
+	mkbundle k1 . 'sleep 1000 & sleep 1000 & exec sleep 1000'
+	create_start k1 || return
+	three() { [ "$(nprocs k1)" -eq 3 ]; }
+	waitfor 10 three || why "cgroup.procs: $(cat "$(dir_of k1)/cgroup.procs")" || return
+	out=$(rt kill --all k1 KILL 2>&1) || why "kill --all failed: $out" || return
+	waitfor 10 procs_empty k1 || why "cgroup.procs not empty after kill --all: $(cat "$(dir_of k1)/cgroup.procs")" || return
+	waitfor 10 is_status k1 stopped || why "status $(status_of k1) after kill --all" || return
+	out=$(rt delete k1 2>&1) || why "delete failed: $out" || return
+	waitfor 5 no_dir k1 || why "$(dir_of k1) left after delete"
+}
+t kill_all_then_delete_removes_cgroup kill_all
+cleanup
+
+delete_force_created() {
+	mkbundle d1 . 'exec sleep 1000'
+	rt create --bundle $B/d1 --pid-file /tmp/d1.pid d1 >/tmp/d1.out 2>&1 ||
+		why "create failed: $(cat /tmp/d1.out)" || return
+	PID=$(cat /tmp/d1.pid)
+	out=$(rt delete --force d1 2>&1) || why "delete --force failed: $out" || return
+	waitfor 5 no_dir d1 || why "$(dir_of d1) left after delete --force" || return
+	! alive "$PID" || why "init $PID alive after delete --force"
+}
+t delete_force_created_removes_cgroup delete_force_created
+cleanup
+
+host_sigkill() {
+	mkbundle s1 . 'exec sleep 1000'
+	create_start s1 || return
+	kill -9 "$PID"
+	waitfor 10 is_status s1 stopped || why "status $(status_of s1) after kill -9 $PID" || return
+	out=$(rt delete s1 2>&1) || why "delete failed: $out" || return
+	waitfor 5 no_dir s1 || why "$(dir_of s1) left after delete"
+}
+t host_sigkill_then_delete_removes_cgroup host_sigkill
+cleanup
+
+# --- exec ---------------------------------------------------------------------------------------
+
+exec_cgroup() {
+	mkbundle e1 . 'exec sleep 1000'
+	create_start e1 || return
+	out=$(rt exec e1 cat /proc/self/cgroup 2>&1) || why "exec failed: $out" || return
+	say "exec: $out"
+	[ "$out" = "0::/$PARENT/e1" ] || why "exec'd /proc/self/cgroup: $out, want 0::/$PARENT/e1" || return
+	rt exec -d --pid-file /tmp/e1.exec.pid e1 sleep 500 >/tmp/e1.exec.out 2>&1 ||
+		why "exec -d failed: $(cat /tmp/e1.exec.out)" || return
+	epid=$(cat /tmp/e1.exec.pid)
+	say "exec -d pid $epid, cgroup.procs: $(cat "$(dir_of e1)/cgroup.procs" | tr '\n' ' ')"
+	in_procs e1 "$epid" || why "exec'd pid $epid not in cgroup.procs: $(cat "$(dir_of e1)/cgroup.procs")" || return
+	out=$(rt delete --force e1 2>&1) || why "delete --force failed: $out" || return
+	waitfor 5 no_dir e1 || why "$(dir_of e1) left after delete --force" || return
+	! alive "$epid" || why "exec'd $epid alive after delete --force"
+}
+t exec_lands_in_container_cgroup exec_cgroup
+cleanup
+
+exec_cgroupns() {
+	mkbundle e2 "$CGNS" 'exec sleep 1000'
+	create_start e2 || return
+	out=$(rt exec e2 cat /proc/self/cgroup 2>&1) || why "exec failed: $out" || return
+	say "exec: $out"
+	[ "$out" = "0::/" ] || why "exec'd /proc/self/cgroup: $out, want 0::/ (container's cgroup namespace)" || return
+	out=$(rt delete --force e2 2>&1) || why "delete --force failed: $out" || return
+	waitfor 5 no_dir e2 || why "$(dir_of e2) left after delete --force"
+}
+t exec_joins_cgroupns exec_cgroupns
+cleanup
+
+# --- nothing left -------------------------------------------------------------------------------
+
+no_leftovers() {
+	left=$(rt list -q 2>&1)
+	[ -z "$left" ] || why "containers left: $left" || return
+	dirs=$([ ! -d "$CG/$PARENT" ] || find "$CG/$PARENT" -mindepth 1 -type d 2>&1)
+	[ -z "$dirs" ] || why "cgroup dirs left: $dirs"
+}
+t no_container_cgroups_left no_leftovers
+
+echo "$pass passed, $failn failed"
+[ $failn = 0 ]
