@@ -30,10 +30,19 @@ fn sys(op: &str) -> impl FnOnce(rustix::io::Errno) -> Error + '_ {
 /// Returns when the running binary is safe to expose to containers; otherwise re-executes the
 /// runtime from a protected copy (and does not return).
 pub fn protect() -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Once this process runs protected, a later call (a library user may ask again) must not
+    // re-exec again: a sealed memfd does not sit on a read-only mount, so the checks below
+    // would not see it (and an unprivileged runtime would re-exec forever).
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     if std::env::var_os(PROTECTED).is_some() {
         // Not for the container, nor for a runtime this one execs: drop it now (we are still
         // single-threaded, at the start of main).
         std::env::remove_var(PROTECTED);
+        DONE.store(true, Ordering::Relaxed);
         return Ok(());
     }
     let exe = rustix::fs::open(
@@ -44,6 +53,7 @@ pub fn protect() -> Result<()> {
     .map_err(sys("opening /proc/self/exe"))?;
     let vfs = rustix::fs::fstatvfs(&exe).map_err(sys("statvfs /proc/self/exe"))?;
     if vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) || immutable(&exe) {
+        DONE.store(true, Ordering::Relaxed);
         return Ok(());
     }
     let target = match read_only_bind(&exe) {

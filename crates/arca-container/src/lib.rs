@@ -16,6 +16,7 @@ pub mod init;
 pub mod lsm;
 pub mod namespaces;
 pub mod paths;
+pub mod rootless;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;

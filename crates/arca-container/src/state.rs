@@ -40,6 +40,10 @@ pub struct ContainerState {
     /// True until create finished: a record left like this was interrupted mid-create.
     #[serde(default)]
     pub creating: bool,
+    /// Created without a cgroup (rootless on v1/hybrid, or v2 without delegation): delete,
+    /// kill --all and ps find the container's processes through its pid namespace instead.
+    #[serde(default)]
+    pub no_cgroup: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +93,7 @@ impl ContainerState {
         if self.creating {
             return Status::Creating;
         }
-        if frozen(&self.cgroup_path) {
+        if !self.no_cgroup && frozen(&self.cgroup_path) {
             return Status::Paused;
         }
         if dir.join(EXEC_FIFO).exists() {
@@ -120,6 +124,31 @@ impl ContainerState {
         }
         v
     }
+}
+
+/// The container's processes, found without a cgroup: every process in the init's pid
+/// namespace when the container has its own, else the init alone.
+pub fn pids_without_cgroup(pid: i32, start_time: u64) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    if pid <= 0 || !process_alive(pid, start_time) {
+        return Vec::new();
+    }
+    let ns = |p: &str| std::fs::metadata(format!("/proc/{p}/ns/pid")).map(|m| (m.dev(), m.ino()));
+    let (Ok(theirs), Ok(ours)) = (ns(&pid.to_string()), ns("self")) else {
+        return vec![pid];
+    };
+    if theirs == ours {
+        return vec![pid];
+    }
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|p| ns(&p.to_string()).is_ok_and(|n| n == theirs))
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// Whether `pid` is alive, is not a zombie, and started at `start_time`.

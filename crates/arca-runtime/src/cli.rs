@@ -11,9 +11,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     disable_version_flag = true
 )]
 pub struct Cli {
-    /// Root directory for the containers' state
-    #[arg(long, global = true, default_value = "/run/arca")]
-    pub root: PathBuf,
+    /// Root directory for the containers' state [default: /run/arca, for other users
+    /// $XDG_RUNTIME_DIR/arca or /tmp/arca-<uid>]
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Write the runtime's log to this file (default: stderr)
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,

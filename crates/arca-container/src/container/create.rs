@@ -13,9 +13,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{
-    LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec,
-};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxNamespaceType, LinuxResources, Spec};
 
 use crate::channel::{self, Message};
 use crate::error::{Error, Result, SysContext};
@@ -35,6 +33,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Rootless mode (see [`crate::rootless`]): cgroups only where delegated on v2.
+    pub rootless: bool,
 }
 
 /// Undoes a half-done create unless disarmed: kills the init, removes cgroup and state.
@@ -95,6 +95,19 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     )
     .map_err(|e| spec_error(&bundle, e))?;
     let cgroup_path = cgroup_path(spec, &opts.id)?;
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    // Decided before anything exists, so the record delete reads says whether to look for one.
+    let cgroup = match Cgroup::open(&cgroup_path) {
+        Ok(cg) if !opts.rootless || crate::rootless::cgroup_usable(&cg, resources.is_some()) => {
+            Some(cg)
+        }
+        Ok(_) => None,
+        Err(e) if opts.rootless => {
+            tracing::warn!("rootless: no usable cgroup hierarchy ({e}): running without a cgroup");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     // Locked until create returns: a concurrent delete waits instead of pulling the state away.
     let (dir, lock) = store.claim(&opts.id)?;
     let mut undo = Undo {
@@ -122,31 +135,35 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         process: spec.process().clone(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         creating: true,
+        no_cgroup: cgroup.is_none(),
     };
     store.save(&st)?;
     let fifo = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo.display()))?;
 
-    let cgroup = Cgroup::open(&cgroup_path)?;
-    // Cleanup kills everything in the container's cgroup: it must not hold anyone else.
-    if cgroup.exists() && !cgroup.pids()?.is_empty() {
-        return Err(Error::Spec {
-            file: bundle.config_path(),
-            msg: format!(
-                "linux.cgroupsPath {}: cgroup is not empty (in use by other processes)",
-                cgroup_path.display()
-            ),
-        });
-    }
-    cgroup.create()?;
-    undo.cgroup = Some(cgroup.clone());
-    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(&with_default_devices(res, linux))?;
+    if let Some(cgroup) = &cgroup {
+        // Cleanup kills everything in the container's cgroup: it must not hold anyone else.
+        if cgroup.exists() && !cgroup.pids()?.is_empty() {
+            return Err(Error::Spec {
+                file: bundle.config_path(),
+                msg: format!(
+                    "linux.cgroupsPath {}: cgroup is not empty (in use by other processes)",
+                    cgroup_path.display()
+                ),
+            });
+        }
+        cgroup.create()?;
+        undo.cgroup = Some(cgroup.clone());
+        if let Some(res) = resources {
+            cgroup.apply(&with_default_devices(res, linux))?;
+        }
     }
     // On pure v2 the child is born in its cgroup; elsewhere the parent moves it before Go.
-    let clone_into = match cgroup.hierarchy() {
-        Hierarchy::Unified => cgroup.unified_dir().and_then(|d| File::open(d).ok()),
+    let clone_into = match &cgroup {
+        Some(cg) if cg.hierarchy() == Hierarchy::Unified => {
+            cg.unified_dir().and_then(|d| File::open(d).ok())
+        }
         _ => None,
     };
 
@@ -193,7 +210,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
                 preserve_fds,
                 listen_fds: listen,
                 seccomp: seccomp.as_ref(),
-                cgroup: &cgroup,
+                cgroup: cgroup.as_ref(),
                 ns: &ns,
             })
         }
@@ -218,10 +235,17 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     store.save(&st)?;
 
     if ns.new_user {
-        write_id_maps(pid, spec)?;
+        let l = spec.linux().as_ref();
+        crate::rootless::write_id_maps(
+            pid,
+            l.and_then(|l| l.uid_mappings().as_deref())
+                .unwrap_or_default(),
+            l.and_then(|l| l.gid_mappings().as_deref())
+                .unwrap_or_default(),
+        )?;
     }
-    if clone_into.is_none() {
-        cgroup.add_pid(pid.as_raw())?;
+    if let (Some(cg), None) = (&cgroup, &clone_into) {
+        cg.add_pid(pid.as_raw())?;
     }
     parent.send(&Message::Go {
         state: st.oci_state(Status::Creating),
@@ -393,34 +417,6 @@ fn leave_around_clone(restore: Restore) {
             );
         }
     }
-}
-
-fn map_text(maps: Option<&Vec<LinuxIdMapping>>) -> String {
-    maps.into_iter()
-        .flatten()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
-}
-
-/// The parent writes the child's uid/gid maps (as root; rootless newuidmap is a later issue).
-fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uid = map_text(linux.and_then(|l| l.uid_mappings().as_ref()));
-    let gid = map_text(linux.and_then(|l| l.gid_mappings().as_ref()));
-    if uid.is_empty() || gid.is_empty() {
-        return Err(Error::Usage(
-            "linux.uidMappings/gidMappings: required with a new user namespace".into(),
-        ));
-    }
-    if !nix::unistd::geteuid().is_root() {
-        let p = format!("/proc/{pid}/setgroups");
-        std::fs::write(&p, "deny").map_err(|e| Error::io("writing", p, e))?;
-    }
-    for (file, text) in [("uid_map", uid), ("gid_map", gid)] {
-        let p = format!("/proc/{pid}/{file}");
-        std::fs::write(&p, text).map_err(|e| Error::io("linux id mappings: writing", p, e))?;
-    }
-    Ok(())
 }
 
 /// Atomically writes the pid file (containerd and conmon read it as soon as create returns).

@@ -51,11 +51,18 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             })
         }
     }
-    let cgroup = Cgroup::open(&st.cgroup_path)?;
-    if cgroup.exists() {
-        // Stray processes (exec'd ones, daemons the init left behind) go with the container.
-        let _ = cgroup.kill_all(Signal::SIGKILL);
-        cgroup.remove()?;
+    if st.no_cgroup {
+        // Without a cgroup, strays are found through the container's pid namespace.
+        for pid in crate::state::pids_without_cgroup(st.pid, st.start_time) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    } else {
+        let cgroup = Cgroup::open(&st.cgroup_path)?;
+        if cgroup.exists() {
+            // Stray processes (exec'd ones, daemons the init left behind) go with the container.
+            let _ = cgroup.kill_all(Signal::SIGKILL);
+            cgroup.remove()?;
+        }
     }
     let state = st.oci_state(Status::Stopped);
     for hook in &st.poststop {
@@ -72,7 +79,11 @@ fn kill_and_wait(st: &ContainerState) {
     if st.pid <= 0 {
         return;
     }
-    if let Ok(cg) = Cgroup::open(&st.cgroup_path) {
+    if st.no_cgroup {
+        for pid in crate::state::pids_without_cgroup(st.pid, st.start_time) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    } else if let Ok(cg) = Cgroup::open(&st.cgroup_path) {
         let _ = cg.kill_all(Signal::SIGKILL);
     }
     let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);

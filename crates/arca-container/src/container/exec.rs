@@ -75,9 +75,15 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
             status: "stopped".into(),
         });
     }
-    let cgroup = Cgroup::open(&st.cgroup_path)?;
-    let clone_into = match cgroup.hierarchy() {
-        Hierarchy::Unified => cgroup.unified_dir().and_then(|d| File::open(d).ok()),
+    let cgroup = if st.no_cgroup {
+        None
+    } else {
+        Some(Cgroup::open(&st.cgroup_path)?)
+    };
+    let clone_into = match &cgroup {
+        Some(cg) if cg.hierarchy() == Hierarchy::Unified => {
+            cg.unified_dir().and_then(|d| File::open(d).ok())
+        }
         _ => None,
     };
     let seccomp = match &st.seccomp {
@@ -94,6 +100,22 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
         Some(super::wait::block_signals()?)
     };
     let (parent, child) = channel::pair()?;
+    // Joining a pid (or time) namespace needs CAP_SYS_ADMIN in our own user namespace too:
+    // without privilege (rootless), enter the container's user namespace first, for good (a
+    // process cannot go back to its parent user namespace). Non-dumpable before that: the
+    // container's root must not ptrace a runtime that still holds host fds.
+    let privileged = nix::unistd::geteuid().is_root() && crate::rootless::in_initial_userns();
+    let mut joins = joins;
+    if !privileged {
+        if let Some(i) = joins
+            .iter()
+            .position(|(t, _)| *t == LinuxNamespaceType::User)
+        {
+            let (t, f) = joins.remove(i);
+            nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+            namespaces::join(t, &f)?;
+        }
+    }
     let mut restore = Vec::new();
     for (t, f) in &joins {
         if namespaces::joined_around_clone(*t) {
@@ -133,8 +155,8 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
         let _ = waitpid(pid, None);
         e
     };
-    if clone_into.is_none() {
-        cgroup.add_pid(pid.as_raw()).map_err(|e| fail(e.into()))?;
+    if let (Some(cg), None) = (&cgroup, &clone_into) {
+        cg.add_pid(pid.as_raw()).map_err(|e| fail(e.into()))?;
     }
     if let Some(adj) = opts.process.oom_score_adj() {
         process::write_oom_score_adj(&pid.to_string(), adj).map_err(fail)?;
@@ -225,7 +247,7 @@ fn exec_child(
     if let (false, Some((s, state))) = (nnp, seccomp) {
         s.install(state)?;
     }
-    process::apply_identity(p, true)?;
+    process::apply_identity(p, process::setgroups_allowed())?;
     process::enter_cwd(p.cwd())?;
     arca_sys::process::cloexec_from(3 + opts.preserve_fds)
         .ctx(|| "marking fds close-on-exec".into())?;

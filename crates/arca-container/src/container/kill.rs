@@ -11,6 +11,16 @@ use crate::store::Store;
 pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
     let st = store.load(id)?;
     let status = st.status(&store.dir(id));
+    if all && st.no_cgroup {
+        // No cgroup (rootless): every process in the container's pid namespace.
+        for pid in crate::state::pids_without_cgroup(st.pid, st.start_time) {
+            match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(nix::Error::ESRCH) => {}
+                Err(e) => return Err(Error::sys(format!("kill {pid} {signal}"), e)),
+            }
+        }
+        return Ok(());
+    }
     if all {
         return Ok(Cgroup::open(&st.cgroup_path)?.kill_all(signal)?);
     }

@@ -49,7 +49,11 @@ pub fn list(store: &Store) -> Result<Vec<ListEntry>> {
 /// Host pids of every process in the container's cgroup.
 pub fn ps(store: &Store, id: &str) -> Result<Vec<i32>> {
     let st = store.load(id)?;
-    let mut pids = Cgroup::open(&st.cgroup_path)?.pids()?;
+    let mut pids = if st.no_cgroup {
+        crate::state::pids_without_cgroup(st.pid, st.start_time)
+    } else {
+        Cgroup::open(&st.cgroup_path)?.pids()?
+    };
     pids.sort_unstable();
     Ok(pids)
 }

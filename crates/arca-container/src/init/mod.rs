@@ -47,7 +47,8 @@ pub struct InitArgs<'a> {
     pub listen_fds: u32,
     /// The seccomp filter, prepared by the parent, installed as late as possible.
     pub seccomp: Option<&'a crate::seccomp::Prepared>,
-    pub cgroup: &'a Cgroup,
+    /// None when the container has no cgroup (rootless without delegation).
+    pub cgroup: Option<&'a Cgroup>,
     pub ns: &'a NamespacePlan,
 }
 
@@ -71,12 +72,20 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     let linux = spec.linux().as_ref();
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     // Not dumpable until execve: nothing in the container may ptrace us or open our
-    // /proc/<pid>/{exe,fd,mem} while we still hold host fds (CVE-2016-9962).
-    nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    // /proc/<pid>/{exe,fd,mem} while we still hold host fds (CVE-2016-9962). With a new user
+    // namespace created without privilege, only from Go on: a non-dumpable process's
+    // /proc/<pid> belongs to root, and the unprivileged parent (or newuidmap, which checks the
+    // owner) must write our id maps first. Until Go we only wait; nothing of the container
+    // runs yet (runc's nsexec does the same).
+    let privileged = nix::unistd::geteuid().is_root() && crate::rootless::in_initial_userns();
+    if !a.ns.new_user || privileged {
+        nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    }
     let state = match a.chan.recv()? {
         Some(Message::Go { state }) => state,
         _ => std::process::exit(1),
     };
+    nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
 
     for (t, path) in &a.ns.joins {
         if !namespaces::joined_around_clone(*t) {
@@ -207,7 +216,7 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     if let (false, Some(s)) = (nnp, a.seccomp) {
         s.install(&state)?;
     }
-    process::apply_identity(process, true)?;
+    process::apply_identity(process, process::setgroups_allowed())?;
     process::enter_cwd(process.cwd())?;
     arca_sys::process::cloexec_from(3 + a.preserve_fds)
         .ctx(|| "marking fds close-on-exec".into())?;

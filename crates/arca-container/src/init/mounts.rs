@@ -99,7 +99,8 @@ pub fn new_fs(fstype: &str, source: Option<&str>, data: &[String], attrs: A) -> 
 #[derive(Debug)]
 pub struct MountContext<'a> {
     pub bundle: &'a Path,
-    pub cgroup: &'a Cgroup,
+    /// None when the container has no cgroup (rootless without delegation).
+    pub cgroup: Option<&'a Cgroup>,
     pub new_cgroupns: bool,
 }
 
@@ -174,6 +175,21 @@ fn mount_one(
             set_attr(t.as_fd(), opts.attr_set | opts.rec_set, A::empty(), 0, true)
                 .map_err(|e| Error::sys(format!("setting attributes on {host}"), e))?;
             t
+        }
+        // devpts refuses a gid= that is not mapped in our user namespace (gid=5 with a
+        // rootless single-id mapping): like crun, mount it without the option.
+        Err(Error::Sys {
+            err: nix::Error::EINVAL,
+            ..
+        }) if fstype == "devpts" && opts.data.iter().any(|o| o.starts_with("gid=")) => {
+            let data: Vec<String> = opts
+                .data
+                .iter()
+                .filter(|o| !o.starts_with("gid="))
+                .cloned()
+                .collect();
+            tracing::debug!("devpts: gid= not mapped in the user namespace, mounted without it");
+            new_fs(fstype, source, &data, opts.attr_set | opts.rec_set)?
         }
         Err(e) => return Err(e),
     };
@@ -258,6 +274,15 @@ fn mount_cgroup(
     opts: &MountOptions,
     ctx: &MountContext<'_>,
 ) -> Result<()> {
+    let Some(cgroup) = ctx.cgroup else {
+        // Rootless without a cgroup of its own: nothing of ours to show (runc's rootless
+        // spec has no cgroup mount at all).
+        tracing::debug!(
+            "{}: no cgroup for this container, mount skipped",
+            dest.display()
+        );
+        return Ok(());
+    };
     let mut attrs =
         opts.attr_set | A::MOUNT_ATTR_NOSUID | A::MOUNT_ATTR_NODEV | A::MOUNT_ATTR_NOEXEC;
     if !ctx.new_cgroupns {
@@ -265,11 +290,11 @@ fn mount_cgroup(
     }
     let target = mkdir_all_in_root(root, dest, 0o755)
         .map_err(fail(format!("creating {}", dest.display())))?;
-    if ctx.cgroup.hierarchy() == Hierarchy::Unified {
+    if cgroup.hierarchy() == Hierarchy::Unified {
         let tree = if ctx.new_cgroupns {
             new_fs("cgroup2", Some("cgroup"), &[], attrs)?
         } else {
-            let dir = ctx.cgroup.unified_dir().unwrap_or_default();
+            let dir = cgroup.unified_dir().unwrap_or_default();
             let t = clone_tree(CWD, &dir, false)
                 .map_err(fail(format!("open_tree {}", dir.display())))?;
             set_attr(t.as_fd(), attrs, A::empty(), 0, false)
@@ -292,7 +317,7 @@ fn mount_cgroup(
         Mode::empty(),
     )
     .map_err(fail("opening cgroup tmpfs".into()))?;
-    for (name, host_dir) in ctx.cgroup.v1_dirs() {
+    for (name, host_dir) in cgroup.v1_dirs() {
         rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o755))
             .map_err(fail(format!("creating cgroup dir {name}")))?;
         let sub = path_in_root(&dir, Path::new(&name)).map_err(fail(format!("opening {name}")))?;

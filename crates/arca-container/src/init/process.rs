@@ -158,6 +158,19 @@ pub fn apply_identity(process: &Process, may_setgroups: bool) -> Result<()> {
         capabilities::drop_bounding(caps)?;
     }
     nix::sys::prctl::set_keepcaps(true).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())?;
+    if !may_setgroups
+        && user
+            .additional_gids()
+            .as_ref()
+            .is_some_and(|g| !g.is_empty())
+    {
+        return Err(Error::Usage(
+            "process.user.additionalGids: setgroups is denied in this user namespace (a \
+             rootless gid mapping of only the caller's gid); map more gids (newgidmap, \
+             /etc/subgid) or drop additionalGids"
+                .into(),
+        ));
+    }
     if may_setgroups {
         let mut groups: Vec<Gid> = user
             .additional_gids()
@@ -181,6 +194,12 @@ pub fn apply_identity(process: &Process, may_setgroups: bool) -> Result<()> {
         nix::sys::prctl::set_no_new_privs().ctx(|| "process.noNewPrivileges".into())?;
     }
     Ok(())
+}
+
+/// Whether setgroups(2) is allowed in our user namespace: not after a rootless runtime wrote
+/// "deny" to /proc/<pid>/setgroups to map a single gid itself.
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
 
 /// The executable `args[0]` names, looked up in the process's own PATH inside the container.

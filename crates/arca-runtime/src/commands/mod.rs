@@ -24,18 +24,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs driver)");
     }
-    // Verbs that put a process of ours into a container run from a binary the container
-    // cannot write to (CVE-2019-5736).
-    if matches!(
-        command,
-        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
-    ) {
-        arca_container::cloned_binary::protect()?;
-    }
-    let store = || Store::new(&cli.root);
+    let root = cli
+        .root
+        .clone()
+        .unwrap_or_else(arca_container::rootless::default_root);
+    let store = || Store::new(&root);
+    let rootless = || arca_container::rootless::detect(cli.rootless.as_deref());
     match command {
         Command::Create(a) => {
-            container::create(&store()?, &create_options(a))?;
+            container::create(&store()?, &create_options(a, rootless()?))?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -43,7 +40,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Run { create, detach, .. } => {
-            Ok(container::run(&store()?, &create_options(create), detach)?)
+            let opts = create_options(create, rootless()?);
+            Ok(container::run(&store()?, &opts, detach)?)
         }
         Command::State { id } => {
             let store = store()?;
@@ -82,7 +80,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-fn create_options(a: CreateArgs) -> CreateOptions {
+fn create_options(a: CreateArgs, rootless: bool) -> CreateOptions {
     CreateOptions {
         id: a.id,
         bundle: a.bundle,
@@ -91,6 +89,7 @@ fn create_options(a: CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        rootless,
     }
 }
 
