@@ -153,6 +153,20 @@ impl Filter {
     }
 }
 
+/// The engine's default profile (`profiles/seccomp-default.json`, see `profiles/README.md`):
+/// Podman's default, tightened to Docker's where Docker is stricter for the default capability
+/// set (mount, unshare, setns, keyctl, namespace flags of clone... refused with EPERM).
+/// Parsed once; the returned value is a copy.
+pub fn default_profile() -> LinuxSeccomp {
+    static PROFILE: std::sync::OnceLock<LinuxSeccomp> = std::sync::OnceLock::new();
+    PROFILE
+        .get_or_init(|| {
+            serde_json::from_str(include_str!("../profiles/seccomp-default.json"))
+                .unwrap_or_else(|e| panic!("profiles/seccomp-default.json is invalid: {e}"))
+        })
+        .clone()
+}
+
 /// Compiles `profile` (or reads its program from `cache_dir`, and stores it there after
 /// compiling). Needs nothing from inside the container: call it before pivot_root, or in the
 /// runtime before the clone.
@@ -777,3 +791,40 @@ fn write_cached(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod default_profile_tests {
+    use super::*;
+
+    #[test]
+    fn default_profile_parses_and_compiles() {
+        let p = default_profile();
+        assert_eq!(p.default_action(), LinuxSeccompAction::ScmpActErrno);
+        let filter = prepare(&p, None).expect("the default profile compiles");
+        assert!(filter.instructions() > 100, "{filter:?}");
+        assert!(!filter.notify());
+        // What the profile must refuse is refused by name (EPERM), never allowed.
+        let rules = p.syscalls().as_deref().unwrap_or_default();
+        for name in [
+            "mount",
+            "unshare",
+            "keyctl",
+            "kexec_load",
+            "setns",
+            "umount2",
+        ] {
+            let actions: Vec<_> = rules
+                .iter()
+                .filter(|r| r.names().iter().any(|n| n == name))
+                .map(|r| (r.action(), r.errno_ret()))
+                .collect();
+            assert_eq!(
+                actions,
+                [(LinuxSeccompAction::ScmpActErrno, Some(1))],
+                "{name}"
+            );
+        }
+        assert!(rules.iter().any(|r| r.names().iter().any(|n| n == "read")
+            && r.action() == LinuxSeccompAction::ScmpActAllow));
+    }
+}

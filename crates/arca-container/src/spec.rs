@@ -82,7 +82,8 @@ fn check_namespaced_settings(spec: &Spec, file: &Path) -> Result<()> {
         .as_ref()
         .and_then(|l| l.sysctl().clone())
         .unwrap_or_default();
-    for key in sysctls.keys() {
+    for (key, value) in &sysctls {
+        check_sysctl_value(key, value).map_err(|m| spec_err(file, m))?;
         let ipc = matches!(
             key.as_str(),
             "kernel.msgmax"
@@ -120,6 +121,40 @@ fn check_namespaced_settings(spec: &Spec, file: &Path) -> Result<()> {
                 ))
             }
         }
+    }
+    Ok(())
+}
+
+/// A sysctl value is written as is to its /proc/sys file, but a value must never carry a second
+/// setting: CRI-O's pinns joined `key=value` pairs with `+` and split them again, so a value of
+/// `1+kernel.core_pattern=|/evil` set a host sysctl (CVE-2022-0811). Refuse `=` (nothing a
+/// sysctl takes contains one), newlines and NULs (a second line or a truncated value), and a
+/// `+` followed by something shaped like a sysctl key; spaces and tabs (`"0 2147483647"`) are
+/// fine.
+fn check_sysctl_value(key: &str, value: &str) -> std::result::Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "linux.sysctl {key:?}: value {value:?} {why}, refusing it (CVE-2022-0811)"
+        ))
+    };
+    if value.contains('=') {
+        return bad("contains '=', as if it set another sysctl");
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|&c| c == '\0' || (c.is_control() && c != ' ' && c != '\t'))
+    {
+        return bad(&format!("contains the control character {c:?}"));
+    }
+    let looks_like_key = |s: &str| {
+        let s = s.trim_start();
+        s.contains('.')
+            && s.split('.').next().is_some_and(|first| {
+                !first.is_empty() && first.chars().all(|c| c.is_ascii_alphabetic())
+            })
+    };
+    if value.split('+').skip(1).any(looks_like_key) {
+        return bad("joins another sysctl key with '+'");
     }
     Ok(())
 }
@@ -212,4 +247,43 @@ fn validate(spec: &Spec, dir: &Path, file: &Path) -> Result<PathBuf> {
         }
     }
     Ok(rootfs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_sysctl_value;
+
+    #[test]
+    fn sysctl_values_with_injected_settings_are_refused() {
+        for v in [
+            "1+kernel.core_pattern=|/evil",
+            "1+kernel.core_pattern",
+            "1 + kernel.core_pattern",
+            "a=b",
+            "1\nkernel.core_pattern=|/evil",
+            "1\0",
+            "1\r",
+        ] {
+            let err = check_sysctl_value("kernel.shm_rmid_forced", v).unwrap_err();
+            assert!(
+                err.contains("linux.sysctl \"kernel.shm_rmid_forced\""),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_sysctl_values_are_accepted() {
+        for v in [
+            "1",
+            "0 2147483647",
+            "4096\t87380\t6291456",
+            "cubic",
+            "",
+            "+1",
+            "1+2",
+        ] {
+            check_sysctl_value("net.ipv4.ping_group_range", v).unwrap();
+        }
+    }
 }

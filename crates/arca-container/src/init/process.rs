@@ -94,10 +94,42 @@ pub fn apply_privileged(process: &Process, linux: Option<&Linux>) -> Result<()> 
 
 /// Writes `/proc/<who>/oom_score_adj` through the runtime's (host) procfs. Only call it where
 /// /proc is still the host's: before pivot_root in the init, from the parent for exec.
+///
+/// The file is opened without following a final symlink and written only after `fstatfs` on
+/// that very fd says procfs, so a /proc that is not the kernel's (a bind of some directory, a
+/// tmpfs) cannot turn the write into one to a host file. (There is no test forcing the
+/// negative case: the init writes before pivot_root through the runtime's own /proc, which a
+/// bundle cannot replace; the check is what keeps it that way if the call ever moves.)
 pub fn write_oom_score_adj(who: &str, adj: i32) -> Result<()> {
+    use rustix::fs::{Mode as RMode, OFlags};
     let path = format!("/proc/{who}/oom_score_adj");
-    std::fs::write(&path, adj.to_string())
-        .map_err(|e| Error::io("process.oomScoreAdj: writing", path, e))
+    let io = |e: rustix::io::Errno| {
+        Error::io(
+            "process.oomScoreAdj: writing",
+            path.clone(),
+            std::io::Error::from(e),
+        )
+    };
+    let fd = rustix::fs::open(
+        path.as_str(),
+        OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        RMode::empty(),
+    )
+    .map_err(io)?;
+    let fs = rustix::fs::fstatfs(&fd).map_err(io)?;
+    if fs.f_type != libc::PROC_SUPER_MAGIC {
+        return Err(Error::Usage(format!(
+            "process.oomScoreAdj: {path} is not on procfs, refusing to write it"
+        )));
+    }
+    let text = adj.to_string();
+    let n = rustix::io::write(&fd, text.as_bytes()).map_err(io)?;
+    if n != text.len() {
+        return Err(Error::Usage(format!(
+            "process.oomScoreAdj: short write to {path}"
+        )));
+    }
+    Ok(())
 }
 
 fn apply_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {

@@ -10,6 +10,8 @@
 //! | `cve_2024_21626` | leaked fds: cwd, executable path and open fds |
 //! | `cve_2016_9962` | the created init reachable through /proc/<pid> |
 //! | `cve_2021_30465` | mount targets, special dirs and masked paths through symlinks |
+//! | `cve_2021_30465_race` | a mount destination swapped with a symlink while the runtime mounts |
+//! | `cve_2022_0811` | sysctl values smuggling another setting (CRI-O's `+` separator) |
 //! | `cve_2025_31133` | crafted /dev/null, /dev/console symlink, sysctl through a fake /proc (also CVE-2025-52565, CVE-2025-52881) |
 //! | `cve_2022_29162` | non-empty inheritable capabilities |
 //! | `cve_2023_25173` | supplementary groups |
@@ -27,6 +29,8 @@ mod support;
 mod cve_2016_9962;
 mod cve_2019_5736;
 mod cve_2021_30465;
+mod cve_2021_30465_race;
+mod cve_2022_0811;
 mod cve_2022_29162;
 mod cve_2023_25173;
 mod cve_2023_25809;
