@@ -39,6 +39,7 @@ PACKAGES=(
 	qemu-system-x86
 	linux-image-amd64
 	cpio
+	apparmor
 )
 
 missing=()
@@ -77,6 +78,10 @@ for m in $cgroup_mounts; do
 	[ -d "$m/arca-test" ] || continue
 	find "$m/arca-test" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
 done
+
+log "checking formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets "${profile_args[@]}" -- -D warnings
 
 log "building (cargo $(cargo --version | cut -d' ' -f2), target dir $CARGO_TARGET_DIR)"
 cargo build --workspace --all-targets "${profile_args[@]}"

@@ -45,6 +45,7 @@ echo "# $(grep ' /sys/fs/cgroup ' /proc/self/mountinfo)"
 echo "# controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "# subtree_control: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 echo "# runtime: $(arca-runtime --version 2>&1 | head -n 1)"
+echo "# apparmor enabled: $(cat /sys/module/apparmor/parameters/enabled 2>&1)"
 
 sh /tests/v2-tests.sh
 echo "# tests exited $?"

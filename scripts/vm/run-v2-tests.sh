@@ -5,14 +5,16 @@
 #
 # ARCA_BINARY defaults to target/x86_64-unknown-linux-gnu/debug/arca-runtime. It is copied into an
 # initramfs (stripped when `strip` exists) with its shared libraries, if any, together with
-# Debian's busybox-static, a busybox OCI bundle (scripts/busybox-bundle.sh), jq and
-# scripts/vm/guest-init.sh + scripts/vm/v2-tests.sh. Debian's kernel (/boot/vmlinuz-*, from
+# Debian's busybox-static, a busybox OCI bundle (scripts/busybox-bundle.sh), jq, apparmor_parser
+# (with scripts/vm/arca-test-deny.profile) and scripts/vm/guest-init.sh + scripts/vm/v2-tests.sh. Debian's kernel (/boot/vmlinuz-*, from
 # linux-image-amd64) boots it under `qemu-system-x86_64 -accel tcg`; the guest mounts cgroup2 at
 # /sys/fs/cgroup (nsdelegate, no v1), enables every controller and runs the tests, which print
 #   ok <name>
 #   not ok <name> <reason>
 #   N passed, M failed
 # on the serial console, then powers off. The guest's output is streamed to stdout.
+# The kernel boots with AppArmor enabled (apparmor=1 security=apparmor): the guest loads the test
+# profile and checks process.apparmorProfile confines a container's init and exec'd processes.
 # Debian's kernel has all the guest needs built in (cgroup2 and every controller, tmpfs,
 # devtmpfs, namespaces, the 8250 serial console): no module goes into the initramfs.
 #
@@ -49,6 +51,7 @@ need_cmd qemu-system-x86_64 qemu-system-x86
 need_cmd cpio cpio
 need_cmd jq jq
 need_cmd timeout coreutils
+need_cmd apparmor_parser apparmor
 busybox=${BUSYBOX:-/bin/busybox}
 if [ ! -x "$busybox" ]; then
 	missing+=("$busybox (apt package busybox-static)")
@@ -115,11 +118,13 @@ if command -v strip >/dev/null 2>&1; then
 	strip "$root/usr/local/bin/arca-runtime" 2>/dev/null || true
 fi
 copy_with_libs "$(command -v jq)" "$root/usr/bin/jq"
+copy_with_libs "$(command -v apparmor_parser)" "$root/sbin/apparmor_parser"
 
 BUSYBOX=$busybox "$repo/scripts/busybox-bundle.sh" "$root/bundle" sh >/dev/null
 
 cp "$here/guest-init.sh" "$root/init"
 cp "$here/v2-tests.sh" "$root/tests/v2-tests.sh"
+cp "$here/arca-test-deny.profile" "$root/tests/arca-test-deny.profile"
 chmod 0755 "$root/init" "$root/tests/v2-tests.sh"
 
 initrd=$work/initrd.cpio
@@ -135,7 +140,7 @@ timeout --foreground -k 5 "$timeout_s" \
 	qemu-system-x86_64 -accel "${ARCA_VM_ACCEL:-tcg}" -m 1024 -smp 2 \
 	-nographic -no-reboot -monitor none -serial stdio -nodefaults -vga none \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all" \
+	-append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all apparmor=1 security=apparmor" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$out"
 rcs=("${PIPESTATUS[@]}")
 set -e

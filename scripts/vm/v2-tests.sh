@@ -5,6 +5,9 @@
 # Prints `ok <name>`, `not ok <name> <reason>`, `# ...` diagnostics and a final
 # `N passed, M failed` line. Each container gets linux.cgroupsPath /arca-v2/<id>.
 #
+# Also AppArmor: the kernel boots with apparmor=1; scripts/vm/arca-test-deny.profile is loaded with
+# apparmor_parser and process.apparmorProfile must confine the init and exec'd processes.
+#
 # Not tested: the cgroup v2 device eBPF program (linux.resources.devices on v2), which arca does
 # not implement yet.
 
@@ -349,6 +352,82 @@ exec_cgroupns() {
 	waitfor 5 no_dir e2 || why "$(dir_of e2) left after delete --force"
 }
 t exec_joins_cgroupns exec_cgroupns
+cleanup
+
+# --- AppArmor: process.apparmorProfile applied (run-v2-tests.sh boots with apparmor=1) ----------
+
+# A profile that allows everything but writes under /tmp, loaded with apparmor_parser.
+AA_PROFILE=arca-test-deny
+AA_TMP='.mounts += [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}]'
+aa_load() {
+	[ "$(cat /sys/module/apparmor/parameters/enabled 2>&1)" = Y ] ||
+		why "AppArmor not enabled in the guest: $(cat /sys/module/apparmor/parameters/enabled 2>&1)" || return
+	grep -q ' /sys/kernel/security ' /proc/mounts || mount -t securityfs securityfs /sys/kernel/security ||
+		why "cannot mount securityfs" || return
+	out=$(apparmor_parser -r -K /tests/$AA_PROFILE.profile 2>&1) || why "apparmor_parser: $out" || return
+	grep -q "^$AA_PROFILE (enforce)" /sys/kernel/security/apparmor/profiles ||
+		why "profile not loaded: $(cat /sys/kernel/security/apparmor/profiles 2>&1)"
+}
+t apparmor_profile_loaded aa_load
+
+aa_run() {
+	mkbundle a1 ".process.apparmorProfile = \"$AA_PROFILE\" | $AA_TMP" \
+		'cat /proc/self/attr/current; touch /tmp/x || echo tmp-denied; touch /dev/shm/x && echo shm-ok'
+	out=$(rt run --bundle $B/a1 a1 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	case $out in
+	"$AA_PROFILE (enforce)"*) ;;
+	*) why "attr/current is not $AA_PROFILE (enforce): $out" || return ;;
+	esac
+	case $out in *"/tmp/x"*"Permission denied"*tmp-denied*) ;; *) why "touch /tmp/x not denied: $out" || return ;; esac
+	case $out in *shm-ok*) ;; *) why "touch /dev/shm/x failed: $out" || return ;; esac
+	# Control: the same container without the profile is unconfined and may write /tmp.
+	mkbundle a0 "$AA_TMP" 'cat /proc/self/attr/current; touch /tmp/x && echo tmp-ok'
+	out=$(rt run --bundle $B/a0 a0 2>&1)
+	say "no profile: $out"
+	[ "$out" = "unconfined
+tmp-ok" ] || why "without a profile, want 'unconfined|tmp-ok', got: $out"
+}
+t apparmor_profile_confines_init aa_run
+cleanup
+
+aa_exec() {
+	mkbundle a2 ".process.apparmorProfile = \"$AA_PROFILE\" | $AA_TMP" 'exec sleep 1000'
+	create_start a2 || return
+	cur=$(cat /proc/$PID/attr/current 2>&1)
+	say "init: $cur"
+	[ "$cur" = "$AA_PROFILE (enforce)" ] || why "init's attr/current: $cur" || return
+	out=$(rt exec a2 sh -c 'cat /proc/self/attr/current; touch /tmp/y || echo tmp-denied; touch /dev/shm/y && echo shm-ok' 2>&1)
+	say "exec: $out"
+	case $out in
+	"$AA_PROFILE (enforce)"*"Permission denied"*tmp-denied*shm-ok) ;;
+	*) why "exec'd process not confined: $out" || return ;;
+	esac
+	# A process JSON without a profile of its own gets the container's, as in runc.
+	jq '.process | .args = ["cat", "/proc/self/attr/current"] | del(.apparmorProfile)' \
+		"$B/a2/config.json" >/tmp/a2-process.json
+	out=$(rt exec --process /tmp/a2-process.json a2 2>&1)
+	say "exec --process: $out"
+	[ "$out" = "$AA_PROFILE (enforce)" ] || why "exec --process attr/current: $out" || return
+	out=$(rt delete --force a2 2>&1) || why "delete --force failed: $out"
+}
+t apparmor_profile_confines_exec aa_exec
+cleanup
+
+aa_unknown() {
+	mkbundle a3 '.process.apparmorProfile = "arca-no-such-profile"' 'true'
+	out=$(rt create --bundle "$B/a3" a3 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc != 0 ] || why "create with an unknown profile succeeded" || return
+	case $out in *process.apparmorProfile*) ;; *) why "error does not name process.apparmorProfile: $out" || return ;; esac
+	left=$(rt list -q 2>&1)
+	[ -z "$left" ] || why "containers left: $left" || return
+	no_dir a3 || why "$(dir_of a3) left after a failed create"
+}
+t apparmor_unknown_profile_fails_create aa_unknown
 cleanup
 
 # --- nothing left -------------------------------------------------------------------------------

@@ -177,8 +177,8 @@ pub struct ExecArgs {
     pub no_new_privs: bool,
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Accepted for compatibility
-    #[arg(long, hide = true)]
+    /// AppArmor profile for the process (where AppArmor is enabled)
+    #[arg(long)]
     pub apparmor: Option<String>,
     #[arg(long = "process-label", hide = true)]
     pub process_label: Option<String>,

@@ -4,7 +4,7 @@
 //! limit), /sys/fs/cgroup inside containers, cleanup by kill --all / delete --force, exec.
 //!
 //! Builds nothing: the script packs the runtime binary into an initramfs. Its prerequisites
-//! (qemu-system-x86, linux-image-amd64, busybox-static, cpio, jq) are installed by
+//! (qemu-system-x86, linux-image-amd64, busybox-static, cpio, jq, apparmor) are installed by
 //! scripts/test.sh; a missing one fails this test with the script's message naming it.
 //! `ARCA_TEST_RUNTIME` points it at another runtime, as every runtime test.
 

@@ -47,6 +47,9 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
         });
     }
     crate::lsm::check(Some(&opts.process), None)?;
+    // Without a profile of its own, the exec'd process gets the container's (as in runc).
+    let apparmor = crate::lsm::apparmor_profile(Some(&opts.process))
+        .or_else(|| crate::lsm::apparmor_profile(st.process.as_ref()));
     if opts.process.terminal() == Some(true) && opts.console_socket.is_none() {
         return Err(Error::Usage(
             "exec with a terminal needs --console-socket".into(),
@@ -138,7 +141,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
                 .filter(|(t, _)| !namespaces::joined_around_clone(*t))
                 .collect();
             let seccomp = seccomp.as_ref().map(|s| (s, &seccomp_state));
-            let err = match exec_child(&child, &joins, opts, seccomp) {
+            let err = match exec_child(&child, &joins, opts, seccomp, apparmor.as_deref()) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -194,6 +197,7 @@ fn exec_child(
     joins: &[(LinuxNamespaceType, File)],
     opts: &ExecOptions,
     seccomp: Option<(&Prepared, &serde_json::Value)>,
+    apparmor: Option<&str>,
 ) -> Result<std::convert::Infallible> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     // As for the init: no ptrace or /proc/<pid> access from the container before execve.
@@ -243,6 +247,9 @@ fn exec_child(
         arca_sys::fd::dup_to_stdio(slave.as_fd()).ctx(|| "dup2 console to stdio".into())?;
     }
     // Same order as the init's (see init/mod.rs).
+    if let Some(profile) = apparmor {
+        crate::lsm::apply_apparmor(profile)?;
+    }
     let nnp = p.no_new_privileges() == Some(true);
     if let (false, Some((s, state))) = (nnp, seccomp) {
         s.install(state)?;

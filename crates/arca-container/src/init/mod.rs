@@ -125,6 +125,8 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
             "linux.namespaces: a mount namespace is required".into(),
         ));
     }
+    // Decided while the host's /sys is in view; applied after pivot_root.
+    let apparmor = crate::lsm::apparmor_profile(Some(process));
     let propagation =
         rootfs::propagation_flags(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = rootfs::prepare(&a.bundle.rootfs, propagation)?;
@@ -198,6 +200,12 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
             }
             Err(e) => return Err(Error::sys("joining a new session keyring", e)),
         }
+    }
+
+    // The profile is entered on execve; written while we are still root (our attr files
+    // belong to root while we are not dumpable) and an error still reaches the parent.
+    if let Some(profile) = &apparmor {
+        crate::lsm::apply_apparmor(profile)?;
     }
 
     let exe = process::find_executable(process)?;

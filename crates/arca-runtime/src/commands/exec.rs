@@ -78,6 +78,9 @@ fn from_args(store: &Store, a: &ExecArgs) -> Result<Process> {
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    if a.apparmor.is_some() {
+        p.set_apparmor_profile(a.apparmor.clone());
+    }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         let mut add: HashSet<Capability> = HashSet::new();
