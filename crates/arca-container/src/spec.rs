@@ -27,16 +27,7 @@ impl Bundle {
             }
             Err(e) => return Err(Error::io("reading", &file, e)),
         };
-        let de = &mut serde_json::Deserializer::from_slice(&text);
-        let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." {
-                spec_err(&file, format!("malformed JSON: {inner}"))
-            } else {
-                spec_err(&file, format!("{path}: {inner}"))
-            }
-        })?;
+        let spec = parse(&text, &file)?;
         let rootfs = validate(&spec, &dir, &file)?;
         Ok(Bundle { dir, spec, rootfs })
     }
@@ -44,6 +35,54 @@ impl Bundle {
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("config.json")
     }
+}
+
+/// Parses config.json, naming the field of any error. A capability name this runtime does not
+/// know (newer than it) is skipped with a warning, as runc does, instead of failing the whole
+/// spec: only then is the JSON parsed a second time.
+fn parse(text: &[u8], file: &Path) -> Result<Spec> {
+    let parsed = |bytes: &[u8]| {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize::<_, Spec>(de)
+    };
+    let err = match parsed(text) {
+        Ok(spec) => return Ok(spec),
+        Err(e) => e,
+    };
+    let path = err.path().to_string();
+    if path.starts_with("process.capabilities") {
+        if let Some(cleaned) = without_unknown_capabilities(text) {
+            if let Ok(spec) = parsed(&cleaned) {
+                return Ok(spec);
+            }
+        }
+    }
+    let inner = err.into_inner();
+    Err(if path == "." {
+        spec_err(file, format!("malformed JSON: {inner}"))
+    } else {
+        spec_err(file, format!("{path}: {inner}"))
+    })
+}
+
+fn without_unknown_capabilities(text: &[u8]) -> Option<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(text).ok()?;
+    let caps = v.pointer_mut("/process/capabilities")?.as_object_mut()?;
+    for (set, names) in caps.iter_mut() {
+        if let Some(list) = names.as_array_mut() {
+            list.retain(|name| {
+                let known =
+                    serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+                if !known {
+                    tracing::warn!(
+                        "process.capabilities.{set}: unknown capability {name}: skipped"
+                    );
+                }
+                known
+            });
+        }
+    }
+    serde_json::to_vec(&v).ok()
 }
 
 fn spec_err(file: &Path, msg: impl Into<String>) -> Error {

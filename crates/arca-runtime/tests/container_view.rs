@@ -667,3 +667,18 @@ fn time_namespace_offsets() {
         "uptime {inside} vs host {host}"
     );
 }
+
+/// A capability name newer than this runtime (or the kernel) is skipped with a warning, as runc
+/// does; the known ones still apply.
+#[test]
+fn unknown_capability_names_are_skipped() {
+    let status = run_script("cat /proc/self/status", |c, _| {
+        let set = json!(["CAP_KILL", "CAP_FROM_THE_FUTURE"]);
+        c["process"]["capabilities"] = json!({
+            "bounding": set, "permitted": set, "effective": set, "inheritable": [], "ambient": []
+        });
+    });
+    let get = |k| u64::from_str_radix(status_field(&status, k), 16).unwrap();
+    assert_eq!(get("CapBnd"), cap_mask(&["CAP_KILL"]));
+    assert_eq!(get("CapEff"), cap_mask(&["CAP_KILL"]));
+}
