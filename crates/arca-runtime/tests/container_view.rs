@@ -69,15 +69,6 @@ fn cap_mask(names: &[&str]) -> u64 {
         .fold(0, |a, b| a | b)
 }
 
-/// The value of `Key:` in /proc/self/status output.
-fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key} in {status}"))
-        .trim()
-}
-
 #[test]
 fn stdout_is_captured() {
     assert_eq!(run_plain("echo hello; echo world"), "hello\nworld\n");

@@ -89,37 +89,6 @@ impl HostDir {
     }
 }
 
-/// `runtime --root ROOT args...` started by `sh -c '<setup>; exec runtime ...'`,
-/// so the runtime inherits exactly the fds `setup` opened (e.g.
-/// `exec 5<"$HOST_DIR"`, no close-on-exec), as a careless caller would leave
-/// them.
-fn run_with_fds(rt: &Runtime, setup: &str, host_dir: &Path, args: &[&str]) -> Out {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!("{setup}; exec \"$0\" \"$@\""))
-        .arg(runtime())
-        .arg("--root")
-        .arg(rt.root())
-        .args(args)
-        .env("HOST_DIR", host_dir);
-    Proc::spawn(cmd).wait()
-}
-
-/// (fd, link target) for each entry of busybox `ls -l /proc/self/fd`; the
-/// target is empty when ls could not read the link (its own directory fd).
-fn fd_entries(ls: &str) -> Vec<(u32, String)> {
-    ls.lines()
-        .filter(|l| l.starts_with('l'))
-        .filter_map(|l| {
-            let toks: Vec<&str> = l.split_whitespace().collect();
-            match toks.iter().position(|t| *t == "->") {
-                Some(i) if i > 0 => Some((toks[i - 1].parse().ok()?, toks[i + 1..].join(" "))),
-                _ => Some((toks.last()?.parse().ok()?, String::new())),
-            }
-        })
-        .collect()
-}
-
 fn fd_numbers(entries: &[(u32, String)]) -> BTreeSet<u32> {
     entries.iter().map(|(fd, _)| *fd).collect()
 }

@@ -156,21 +156,6 @@ impl Results {
     }
 }
 
-/// `runtime --root ROOT args...` started by `sh -c '<setup>; exec runtime ...'`,
-/// so the runtime inherits exactly the fds `setup` opened (e.g.
-/// `exec 5<"$HOST_DIR"`, not close-on-exec), as a careless caller leaves them.
-pub fn run_with_fds(rt: &Runtime, setup: &str, host_dir: &Path, args: &[&str]) -> Out {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!("{setup}; exec \"$0\" \"$@\""))
-        .arg(runtime())
-        .arg("--root")
-        .arg(rt.root())
-        .args(args)
-        .env("HOST_DIR", host_dir);
-    Proc::spawn(cmd).wait()
-}
-
 /// `runtime --root ROOT args...` under `wrapper` (e.g. `setpriv --groups 1,2 --`).
 pub fn run_wrapped(rt: &Runtime, wrapper: &[&str], args: &[&str]) -> Out {
     let mut cmd = Command::new(wrapper[0]);
@@ -180,30 +165,6 @@ pub fn run_wrapped(rt: &Runtime, wrapper: &[&str], args: &[&str]) -> Out {
         .arg(rt.root())
         .args(args);
     Proc::spawn(cmd).wait()
-}
-
-/// (fd, link target) for each entry of busybox `ls -l /proc/self/fd`; the
-/// target is empty when ls could not read the link (its own directory fd).
-pub fn fd_entries(ls: &str) -> Vec<(u32, String)> {
-    ls.lines()
-        .filter(|l| l.starts_with('l'))
-        .filter_map(|l| {
-            let toks: Vec<&str> = l.split_whitespace().collect();
-            match toks.iter().position(|t| *t == "->") {
-                Some(i) if i > 0 => Some((toks[i - 1].parse().ok()?, toks[i + 1..].join(" "))),
-                _ => Some((toks.last()?.parse().ok()?, String::new())),
-            }
-        })
-        .collect()
-}
-
-/// The value of `Key:` in /proc/<pid>/status text.
-pub fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key} in {status}"))
-        .trim()
 }
 
 /// (mount point, per-mount options, fstype) of each mountinfo line.
