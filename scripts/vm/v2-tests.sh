@@ -8,8 +8,8 @@
 # Also AppArmor: the kernel boots with apparmor=1; scripts/vm/arca-test-deny.profile is loaded with
 # apparmor_parser and process.apparmorProfile must confine the init and exec'd processes.
 #
-# Not tested: the cgroup v2 device eBPF program (linux.resources.devices on v2), which arca does
-# not implement yet.
+# Also the cgroup v2 device controller: linux.resources.devices compiled to an eBPF program
+# attached to the container's cgroup.
 
 CG=/sys/fs/cgroup
 PARENT=arca-v2
@@ -428,6 +428,40 @@ aa_unknown() {
 	no_dir a3 || why "$(dir_of a3) left after a failed create"
 }
 t apparmor_unknown_profile_fails_create aa_unknown
+cleanup
+
+# --- device rules: the eBPF device program (cgroup v2 has no devices.allow) --------------------
+
+# CAP_MKNOD so the container can make a node for a device its rules do not allow (/dev/kmsg,
+# char 1:11); opening it must then fail with EPERM from the device program. Writing to
+# /dev/kmsg needs no privilege beyond the open.
+MKNOD_CAP='.process.capabilities |= (.bounding += ["CAP_MKNOD"] | .effective += ["CAP_MKNOD"] | .permitted += ["CAP_MKNOD"])'
+DEVCMD='mknod /dev/k1 c 1 11 && echo mknod-ok; echo arca-devices-test >/dev/k1 && echo kmsg-write-ok; cat /dev/null && echo null-ok; echo zero=$(head -c 4 /dev/zero | wc -c); true'
+devices_default() {
+	mkbundle v1 "$MKNOD_CAP" "$DEVCMD"
+	out=$(rt run --bundle $B/v1 v1 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	case $out in *mknod-ok*) ;; *) why "mknod c 1 11 failed (the default rules allow mknod): $out" || return ;; esac
+	case $out in *null-ok*) ;; *) why "/dev/null not readable: $out" || return ;; esac
+	echo "$out" | grep -qx 'zero=4' || why "/dev/zero not readable: $out" || return
+	! echo "$out" | grep -q kmsg-write-ok || why "opening c 1:11 succeeded under deny-all + defaults: $out" || return
+	case $out in *"Operation not permitted"*) ;; *) why "opening c 1:11 did not fail with EPERM: $out" || return ;; esac
+}
+t devices_default_rules_deny_other_devices devices_default
+cleanup
+
+devices_allowed() {
+	mkbundle v2 "$MKNOD_CAP | .linux.resources.devices += [{\"allow\": true, \"type\": \"c\", \"major\": 1, \"minor\": 11, \"access\": \"rw\"}]" "$DEVCMD"
+	out=$(rt run --bundle $B/v2 v2 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	case $out in *mknod-ok*kmsg-write-ok*null-ok*) ;; *) why "c 1:11 rw allowed but not writable: $out" || return ;; esac
+	! echo "$out" | grep -q "Operation not permitted" || why "EPERM with c 1:11 rw allowed: $out"
+}
+t devices_rule_allows_kmsg devices_allowed
 cleanup
 
 # --- nothing left -------------------------------------------------------------------------------

@@ -83,4 +83,12 @@ pub enum CgroupError {
         signal: Signal,
         source: Errno,
     },
+
+    /// Loading or attaching the cgroup v2 device program failed.
+    #[error("device eBPF program for {}: {op}: {source}", path.display())]
+    Bpf {
+        path: PathBuf,
+        op: String,
+        source: Errno,
+    },
 }

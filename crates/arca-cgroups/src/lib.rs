@@ -7,6 +7,7 @@
 //! [`Cgroup::open_with_mounts`] so tests can run on a fake tree in a temporary directory.
 
 mod devices;
+mod devices_ebpf;
 mod error;
 mod fs;
 mod hierarchy;

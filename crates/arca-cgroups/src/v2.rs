@@ -65,8 +65,8 @@ pub(crate) fn apply(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     if let Some(c) = r.cpu() {
         cpu(dir, c)?;
     }
-    if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        tracing::debug!("cgroup v2 device rules need an eBPF program; not applied yet");
+    if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+        crate::devices_ebpf::apply(dir, rules)?;
     }
     Ok(())
 }

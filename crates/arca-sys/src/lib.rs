@@ -5,6 +5,7 @@
 //! Each wrapper returns `nix::Result` so callers can map errno to their own typed errors.
 #![allow(unsafe_code)]
 
+pub mod bpf;
 pub mod clone;
 pub mod fd;
 pub mod mount;
