@@ -464,6 +464,47 @@ devices_allowed() {
 t devices_rule_allows_kmsg devices_allowed
 cleanup
 
+# --- pause / resume (cgroup.freeze), update -----------------------------------------------------
+
+frozen_is() { grep -qx "frozen $2" "$(dir_of "$1")/cgroup.events" 2>/dev/null; }
+pause_resume() {
+	mkbundle z1 . 'exec sleep 1000'
+	create_start z1 || return
+	out=$(rt pause z1 2>&1) || why "pause failed: $out" || return
+	check_file z1 cgroup.freeze 1 || return
+	frozen_is z1 1 || why "cgroup.events: $(cat "$(dir_of z1)/cgroup.events")" || return
+	is_status z1 paused || why "status $(status_of z1) after pause" || return
+	if out=$(rt pause z1 2>&1); then why "pause of a paused container succeeded"; return; fi
+	out=$(rt resume z1 2>&1) || why "resume failed: $out" || return
+	check_file z1 cgroup.freeze 0 || return
+	waitfor 5 frozen_is z1 0 || why "cgroup.events: $(cat "$(dir_of z1)/cgroup.events")" || return
+	is_status z1 running || why "status $(status_of z1) after resume" || return
+	if out=$(rt resume z1 2>&1); then why "resume of a running container succeeded"; return; fi
+	out=$(rt pause z1 2>&1) || why "second pause failed: $out" || return
+	out=$(rt delete --force z1 2>&1) || why "delete --force of a paused container failed: $out" || return
+	waitfor 5 no_dir z1 || why "$(dir_of z1) left after delete --force" || return
+	! alive "$PID" || why "init $PID alive after delete --force"
+}
+t pause_resume_freezes_cgroup pause_resume
+cleanup
+
+update_memory() {
+	mkbundle u1 . 'exec sleep 1000'
+	create_start u1 || return
+	out=$(rt update --memory 64m --pids-limit 50 u1 2>&1) || why "update failed: $out" || return
+	check_file u1 memory.max 67108864 || return
+	check_file u1 pids.max 50 || return
+	if out=$(rt update --memory lots u1 2>&1); then why "update --memory lots succeeded"; return; fi
+	case $out in *memory*) ;; *) why "error does not name --memory: $out"; return ;; esac
+	check_file u1 memory.max 67108864 || return
+	out=$(rt update --memory -1 u1 2>&1) || why "update --memory -1 failed: $out" || return
+	check_file u1 memory.max max || return
+	out=$(rt delete --force u1 2>&1) || why "delete --force failed: $out" || return
+	waitfor 5 no_dir u1 || why "$(dir_of u1) left after delete --force"
+}
+t update_writes_memory_max update_memory
+cleanup
+
 # --- nothing left -------------------------------------------------------------------------------
 
 no_leftovers() {

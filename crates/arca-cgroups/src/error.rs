@@ -91,4 +91,12 @@ pub enum CgroupError {
         op: String,
         source: Errno,
     },
+
+    /// Freezing or thawing did not reach the wanted state in time.
+    #[error("{} did not become {want} (still {state:?})", path.display())]
+    FreezeTimeout {
+        path: PathBuf,
+        want: &'static str,
+        state: String,
+    },
 }

@@ -33,6 +33,9 @@ use v1::V1Dir;
 /// sending SIGKILL.
 const KILL_ROUNDS: usize = 10;
 
+/// How long [`Cgroup::freeze`] and [`Cgroup::thaw`] wait for the kernel to report the new state.
+const FREEZE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A container's cgroup: the same path under every mounted hierarchy.
 #[derive(Debug, Clone)]
 pub struct Cgroup {
@@ -174,6 +177,35 @@ impl Cgroup {
         match &self.unified {
             Some((_, dir)) if self.hierarchy == Hierarchy::Unified => v2::apply(dir, resources),
             _ => v1::apply(&self.v1, resources),
+        }
+    }
+
+    /// Freezes every process of the cgroup (v1 `freezer.state` FROZEN, v2 `cgroup.freeze` 1)
+    /// and waits until the kernel reports the cgroup frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        self.set_frozen(true)
+    }
+
+    /// Thaws the cgroup (v1 `freezer.state` THAWED, v2 `cgroup.freeze` 0) and waits until the
+    /// kernel reports it thawed.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        match &self.unified {
+            Some((_, dir)) if self.hierarchy == Hierarchy::Unified => {
+                v2::set_frozen(dir, frozen, FREEZE_TIMEOUT)
+            }
+            _ => {
+                let dir = self.v1.iter().find(|d| d.has("freezer")).ok_or(
+                    CgroupError::MissingController {
+                        controller: "freezer",
+                        file: "freezer.state",
+                    },
+                )?;
+                v1::set_frozen(&dir.dir, frozen, FREEZE_TIMEOUT)
+            }
         }
     }
 

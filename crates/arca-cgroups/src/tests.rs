@@ -398,3 +398,51 @@ fn device_rule_lines() {
     assert_eq!(v1::rule_line(&d).as_deref(), Some("a *:* rwm"));
     assert_eq!(default_allowed_devices().len(), 10);
 }
+
+#[test]
+fn freeze_and_thaw_v1_write_freezer_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let mut mounts = hybrid_tree(root);
+    fs::create_dir_all(root.join("freezer")).unwrap();
+    mounts.push(Mount::v1(root.join("freezer"), &["freezer"]));
+    let cg = Cgroup::open_with_mounts(Path::new("/c1"), mounts).unwrap();
+    kernel_files(&root.join("freezer/c1"), &[("freezer.state", "THAWED\n")]);
+    cg.freeze().unwrap();
+    assert_eq!(read(root.join("freezer/c1/freezer.state")), "FROZEN");
+    cg.thaw().unwrap();
+    assert_eq!(read(root.join("freezer/c1/freezer.state")), "THAWED");
+}
+
+#[test]
+fn freeze_without_freezer_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cg = Cgroup::open_with_mounts(Path::new("/c1"), hybrid_tree(tmp.path())).unwrap();
+    let err = cg.freeze().unwrap_err().to_string();
+    assert!(err.contains("freezer"), "{err}");
+}
+
+#[test]
+fn freeze_and_thaw_v2_write_cgroup_freeze_and_wait_for_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let cg = Cgroup::open_with_mounts(Path::new("/c1"), unified_tree(root)).unwrap();
+    let dir = root.join("c1");
+    kernel_files(
+        &dir,
+        &[
+            ("cgroup.freeze", "0\n"),
+            ("cgroup.events", "populated 1\nfrozen 1\n"),
+        ],
+    );
+    cg.freeze().unwrap();
+    assert_eq!(read(dir.join("cgroup.freeze")), "1");
+    fs::write(dir.join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+    cg.thaw().unwrap();
+    assert_eq!(read(dir.join("cgroup.freeze")), "0");
+
+    // The kernel never reports frozen: a freeze times out and is undone.
+    let err = v2::set_frozen(&dir, true, std::time::Duration::ZERO).unwrap_err();
+    assert!(err.to_string().contains("frozen 1"), "{err}");
+    assert_eq!(read(dir.join("cgroup.freeze")), "0");
+}

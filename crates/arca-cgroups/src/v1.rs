@@ -4,6 +4,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{
     LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources,
@@ -93,6 +94,38 @@ pub(crate) fn apply(dirs: &[V1Dir], r: &LinuxResources) -> Result<(), CgroupErro
         devices(require(dirs, "devices", "devices.allow")?, rules)?;
     }
     Ok(())
+}
+
+/// Writes FROZEN or THAWED to `freezer.state` and polls until it reads back so: freezing can
+/// read FREEZING for a while (a task in an uninterruptible sleep), so FROZEN is re-written
+/// now and then, as runc does. On timeout a freeze is undone (thawed) before the error.
+pub(crate) fn set_frozen(dir: &Path, frozen: bool, timeout: Duration) -> Result<(), CgroupError> {
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    let file = dir.join("freezer.state");
+    let deadline = Instant::now() + timeout;
+    let mut round = 0u32;
+    loop {
+        if round.is_multiple_of(50) {
+            write_file(dir, "freezer.state", want)?;
+        }
+        let state = read_file(&file)?;
+        let state = state.trim();
+        if state == want {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            if frozen {
+                let _ = write_file(dir, "freezer.state", "THAWED");
+            }
+            return Err(CgroupError::FreezeTimeout {
+                path: file,
+                want,
+                state: state.to_owned(),
+            });
+        }
+        round += 1;
+        std::thread::sleep(Duration::from_millis(if round < 10 { 1 } else { 10 }));
+    }
 }
 
 /// Memory limit, swap and reservation. The kernel insists that memsw >= limit at every

@@ -2,11 +2,12 @@
 //! controller in `cgroup.subtree_control`.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use crate::error::CgroupError;
-use crate::fs::{mkdir, read_optional, write_file};
+use crate::fs::{mkdir, read_file, read_optional, write_file};
 
 /// Controllers enabled for containers, when the host offers them.
 const WANTED: &[&str] = &["memory", "pids", "cpu", "io", "cpuset", "hugetlb"];
@@ -69,6 +70,38 @@ pub(crate) fn apply(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         crate::devices_ebpf::apply(dir, rules)?;
     }
     Ok(())
+}
+
+/// Writes `cgroup.freeze` and polls `cgroup.events` until its `frozen` line agrees.
+pub(crate) fn set_frozen(dir: &Path, frozen: bool, timeout: Duration) -> Result<(), CgroupError> {
+    let value = if frozen { "1" } else { "0" };
+    write_file(dir, "cgroup.freeze", value)?;
+    let events = dir.join("cgroup.events");
+    let deadline = Instant::now() + timeout;
+    let mut round = 0u32;
+    loop {
+        let text = read_file(&events)?;
+        let state = text
+            .lines()
+            .find_map(|l| l.strip_prefix("frozen "))
+            .map(str::trim)
+            .unwrap_or("");
+        if state == value {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            if frozen {
+                let _ = write_file(dir, "cgroup.freeze", "0");
+            }
+            return Err(CgroupError::FreezeTimeout {
+                path: events,
+                want: if frozen { "frozen 1" } else { "frozen 0" },
+                state: format!("frozen {state}"),
+            });
+        }
+        round += 1;
+        std::thread::sleep(Duration::from_millis(if round < 10 { 1 } else { 10 }));
+    }
 }
 
 /// runc's `numToStr`: 0 is unset, -1 is unlimited.

@@ -137,6 +137,54 @@ pub enum Command {
     },
     /// Print what this runtime supports (OCI features JSON)
     Features,
+    /// Suspend every process of a container (cgroup freezer)
+    Pause { id: String },
+    /// Resume every process of a paused container
+    Resume { id: String },
+    /// Change a container's resource limits
+    Update(UpdateArgs),
+}
+
+/// runc's `update` flags. Values stay strings until parsed, so an error can name the flag.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// A LinuxResources JSON file (`-` for stdin); the other flags are then ignored
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes, with an optional suffix (k, m, g, ...); -1 for unlimited
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory soft limit (same units as --memory)
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (same units as --memory); -1 for unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Deprecated kernel memory limit: accepted and ignored
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Deprecated kernel TCP memory limit: accepted and ignored
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
+    pub cpu_share: Option<String>,
+    /// CPU CFS quota in microseconds per period (-1 for none)
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<String>,
+    /// CPUs the container may use (e.g. 0-2,5)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (e.g. 0-1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 or 0 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +262,19 @@ pub fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "cap",
         "no-new-privs",
         "keep",
+        "resources",
+        "memory",
+        "memory-reservation",
+        "memory-swap",
+        "kernel-memory",
+        "kernel-memory-tcp",
+        "cpu-share",
+        "cpu-shares",
+        "cpu-quota",
+        "cpu-period",
+        "cpuset-cpus",
+        "cpuset-mems",
+        "pids-limit",
     ];
     let mut out = Vec::new();
     let mut rest = false;

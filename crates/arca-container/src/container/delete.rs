@@ -61,6 +61,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         if cgroup.exists() {
             // Stray processes (exec'd ones, daemons the init left behind) go with the container.
             let _ = cgroup.kill_all(Signal::SIGKILL);
+            thaw_if_frozen(&cgroup);
             cgroup.remove()?;
         }
     }
@@ -83,12 +84,25 @@ fn kill_and_wait(st: &ContainerState) {
         for pid in crate::state::pids_without_cgroup(st.pid, st.start_time) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
+        let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
     } else if let Ok(cg) = Cgroup::open(&st.cgroup_path) {
         let _ = cg.kill_all(Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+        // A frozen (paused) task only acts on SIGKILL once thawed (cgroup v1).
+        thaw_if_frozen(&cg);
+    } else {
+        let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
     }
-    let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(10);
     while process_alive(st.pid, st.start_time) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Thaws a cgroup that is frozen (or freezing), so that pending SIGKILLs are acted on. Failures
+/// are logged: there may be no freezer at all.
+pub(crate) fn thaw_if_frozen(cg: &Cgroup) {
+    if let Err(e) = cg.thaw() {
+        tracing::debug!("thawing {}: {e}", cg.path().display());
     }
 }

@@ -22,7 +22,12 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
         return Ok(());
     }
     if all {
-        return Ok(Cgroup::open(&st.cgroup_path)?.kill_all(signal)?);
+        let cg = Cgroup::open(&st.cgroup_path)?;
+        cg.kill_all(signal)?;
+        if signal == Signal::SIGKILL && status == Status::Paused {
+            super::delete::thaw_if_frozen(&cg);
+        }
+        return Ok(());
     }
     // pid 0 or below would signal our own process group (or every process): never.
     if status == Status::Stopped || st.pid <= 0 {
@@ -33,5 +38,12 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
         });
     }
     nix::sys::signal::kill(Pid::from_raw(st.pid), signal)
-        .map_err(|e| Error::sys(format!("kill {} {signal}", st.pid), e))
+        .map_err(|e| Error::sys(format!("kill {} {signal}", st.pid), e))?;
+    // On cgroup v1 a frozen task only dies once thawed (runc thaws for SIGKILL too).
+    if signal == Signal::SIGKILL && status == Status::Paused && !st.no_cgroup {
+        if let Ok(cg) = Cgroup::open(&st.cgroup_path) {
+            super::delete::thaw_if_frozen(&cg);
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 mod exec;
 mod ps;
 mod spec;
+mod update;
 
 use std::io::Write;
 
@@ -70,6 +71,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");
             spec::write(&bundle, rootless)
         }
+        Command::Pause { id } => {
+            container::pause(&store()?, &id)?;
+            Ok(0)
+        }
+        Command::Resume { id } => {
+            container::resume(&store()?, &id)?;
+            Ok(0)
+        }
+        Command::Update(a) => update::update(&store()?, a),
         Command::Features => {
             println!(
                 "{}",
