@@ -6,14 +6,16 @@
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
-fn rule(
+/// One device cgroup rule (None major/minor = any).
+pub fn device_rule(
+    allow: bool,
     typ: LinuxDeviceType,
     major: Option<i64>,
     minor: Option<i64>,
     access: &str,
 ) -> LinuxDeviceCgroup {
     let mut r = LinuxDeviceCgroup::default();
-    r.set_allow(true);
+    r.set_allow(allow);
     r.set_typ(Some(typ));
     r.set_major(major);
     r.set_minor(minor);
@@ -26,15 +28,15 @@ fn rule(
 pub fn default_allowed_devices() -> Vec<LinuxDeviceCgroup> {
     use LinuxDeviceType::{B, C};
     vec![
-        rule(C, None, None, "m"),
-        rule(B, None, None, "m"),
-        rule(C, Some(1), Some(3), "rwm"),
-        rule(C, Some(1), Some(8), "rwm"),
-        rule(C, Some(1), Some(7), "rwm"),
-        rule(C, Some(5), Some(0), "rwm"),
-        rule(C, Some(1), Some(5), "rwm"),
-        rule(C, Some(1), Some(9), "rwm"),
-        rule(C, Some(136), None, "rwm"),
-        rule(C, Some(5), Some(2), "rwm"),
+        device_rule(true, C, None, None, "m"),
+        device_rule(true, B, None, None, "m"),
+        device_rule(true, C, Some(1), Some(3), "rwm"),
+        device_rule(true, C, Some(1), Some(8), "rwm"),
+        device_rule(true, C, Some(1), Some(7), "rwm"),
+        device_rule(true, C, Some(5), Some(0), "rwm"),
+        device_rule(true, C, Some(1), Some(5), "rwm"),
+        device_rule(true, C, Some(1), Some(9), "rwm"),
+        device_rule(true, C, Some(136), None, "rwm"),
+        device_rule(true, C, Some(5), Some(2), "rwm"),
     ]
 }

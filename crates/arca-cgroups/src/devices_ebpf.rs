@@ -308,21 +308,7 @@ mod tests {
     use super::*;
     use crate::default_allowed_devices;
 
-    fn rule(
-        allow: bool,
-        typ: LinuxDeviceType,
-        major: Option<i64>,
-        minor: Option<i64>,
-        access: &str,
-    ) -> LinuxDeviceCgroup {
-        let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(allow);
-        r.set_typ(Some(typ));
-        r.set_major(major);
-        r.set_minor(minor);
-        r.set_access(Some(access.to_owned()));
-        r
-    }
+    use crate::device_rule as rule;
 
     /// runc's `asm.Instructions.String()` notation, jump targets as offsets.
     fn render(p: &[Insn]) -> Vec<String> {

@@ -22,7 +22,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-pub use devices::default_allowed_devices;
+pub use devices::{default_allowed_devices, device_rule};
 pub use error::CgroupError;
 pub use hierarchy::{detect, mounts, own_cgroup_path, Hierarchy, Mount, MountKind};
 

@@ -209,37 +209,27 @@ impl Drop for TestUser {
     }
 }
 
-/// A busybox bundle with the rootless edits of `arca-runtime spec --rootless` (as runc's):
-/// a user namespace mapping `maps` (uid and gid alike), no network namespace, no resources,
-/// /sys bound from the host, no cgroup mount, devpts without gid=5.
+/// A busybox bundle whose namespaces and mounts are those `arca-runtime spec --rootless` writes
+/// (user namespace, no network namespace, /sys bound from the host, no cgroup mount, devpts
+/// without gid=5), with no resources and the user namespace mapping `maps` (uid and gid alike).
 fn rootless_bundle(args: &[&str], maps: Value) -> Bundle {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(runtime())
+        .args(["spec", "--rootless", "--bundle"])
+        .arg(dir.path())
+        .output()
+        .expect("run spec --rootless");
+    assert!(out.status.success(), "spec --rootless: {out:?}");
+    let spec: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("config.json")).unwrap()).unwrap();
     let bundle = Bundle::busybox(args);
     bundle.edit(|c| {
+        c["mounts"] = spec["mounts"].clone();
         let linux = &mut c["linux"];
+        linux["namespaces"] = spec["linux"]["namespaces"].clone();
         linux["uidMappings"] = maps.clone();
         linux["gidMappings"] = maps;
-        linux["namespaces"] = json!([
-            {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
-            {"type": "cgroup"}, {"type": "user"}
-        ]);
         linux.as_object_mut().unwrap().remove("resources");
-        let mounts = c["mounts"].as_array_mut().unwrap();
-        mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
-        for m in mounts.iter_mut() {
-            if m["destination"] == "/sys" {
-                *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
-                            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            }
-            if m["destination"] == "/dev/pts" {
-                m["options"] = json!([
-                    "nosuid",
-                    "noexec",
-                    "newinstance",
-                    "ptmxmode=0666",
-                    "mode=0620"
-                ]);
-            }
-        }
     });
     // The user must reach the rootfs (the bundle's own dirs are 0755 already).
     assert!(is_traversable(&bundle.rootfs()));

@@ -13,7 +13,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxNamespaceType, LinuxResources, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
 use crate::channel::{self, Message};
 use crate::error::{Error, Result, SysContext};
@@ -328,13 +328,14 @@ fn with_default_devices(
             .into_iter()
             .flatten()
         {
-            let mut r = LinuxDeviceCgroup::default();
-            r.set_allow(true);
-            r.set_typ(Some(d.typ()));
-            r.set_major(Some(d.major()));
-            r.set_minor(Some(d.minor()));
-            r.set_access(Some("rwm".into()));
-            rules.push(r);
+            let (major, minor) = (Some(d.major()), Some(d.minor()));
+            rules.push(arca_cgroups::device_rule(
+                true,
+                d.typ(),
+                major,
+                minor,
+                "rwm",
+            ));
         }
         res.set_devices(Some(rules));
     }
