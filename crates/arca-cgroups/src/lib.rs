@@ -11,6 +11,8 @@ mod devices_ebpf;
 mod error;
 mod fs;
 mod hierarchy;
+mod oom;
+mod stats;
 mod v1;
 mod v2;
 
@@ -25,6 +27,8 @@ use oci_spec::runtime::LinuxResources;
 pub use devices::{default_allowed_devices, device_rule};
 pub use error::CgroupError;
 pub use hierarchy::{detect, mounts, own_cgroup_path, Hierarchy, Mount, MountKind};
+pub use oom::OomWatcher;
+pub use stats::Stats;
 
 use fs::{parse_pids, read_file, write_file};
 use v1::V1Dir;
