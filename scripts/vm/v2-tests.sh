@@ -505,6 +505,107 @@ update_memory() {
 t update_writes_memory_max update_memory
 cleanup
 
+# --- update: live effect, partial updates merged with what is in force ---------------------------
+
+update_live() {
+	mkbundle u2 "$OOM" 'exec sleep 1000'
+	create_start u2 || return
+	rt exec u2 dd if=/dev/zero of=/dev/null bs=48M count=1 >/tmp/u2.dd 2>&1
+	rc=$?
+	[ $rc = 137 ] || why "48 MiB under a 32 MiB limit: exec exited $rc: $(cat /tmp/u2.dd)" || return
+	out=$(rt update --memory 128m --memory-swap 128m u2 2>&1) || why "update failed: $out" || return
+	check_file u2 memory.max 134217728 || return
+	check_file u2 memory.swap.max 0 || return
+	out=$(rt exec u2 dd if=/dev/zero of=/dev/null bs=48M count=1 2>&1) ||
+		why "48 MiB after raising the limit to 128 MiB failed: $out" || return
+	rt delete --force u2 >/dev/null 2>&1
+	waitfor 5 no_dir u2 || why "$(dir_of u2) left after delete --force"
+}
+t update_raises_memory_limit_live update_live
+cleanup
+
+update_partial() {
+	mkbundle u3 '.linux.resources.memory = {"limit": 67108864, "swap": 134217728}' 'exec sleep 1000'
+	create_start u3 || return
+	check_file u3 memory.swap.max 67108864 || return
+	# v2 swap = memory+swap - memory: only computable with the limit recorded at create.
+	out=$(rt update --memory-swap 256m u3 2>&1) || why "update --memory-swap alone failed: $out" || return
+	check_file u3 memory.max 67108864 || return
+	check_file u3 memory.swap.max 201326592 || return
+	rt delete --force u3 >/dev/null 2>&1
+}
+t update_swap_alone_uses_recorded_limit update_partial
+cleanup
+
+# --- resources beyond memory/pids/cpu quota ------------------------------------------------------
+
+RES2='.linux.resources.cpu = {"quota": 20000, "period": 100000, "burst": 5000, "idle": 1}
+	| .linux.resources.hugepageLimits = [{"pageSize": "2MB", "limit": 4194304}]
+	| .linux.resources.blockIO = {"weight": 500}
+	| .linux.resources.unified = {"memory.high": "50331648"}'
+more_resources() {
+	mkbundle r3 "$RES2" 'exec sleep 1000'
+	create_start r3 || return
+	check_file r3 cpu.max "20000 100000" || return
+	check_file r3 cpu.max.burst 5000 || return
+	check_file r3 cpu.idle 1 || return
+	check_file r3 hugetlb.2MB.max 4194304 || return
+	check_file r3 memory.high 50331648 || return
+	# runc's conversion of blkio weight 500: 1 + (500 - 10) * 9999 / 990 = 4950.
+	w=$(cat "$(dir_of r3)/io.weight" 2>&1)
+	say "io.weight: $w"
+	[ "$w" = "default 4950" ] || why "io.weight = '$w', want 'default 4950'" || return
+	rt delete --force r3 >/dev/null 2>&1
+}
+t cpu_burst_idle_hugetlb_io_unified more_resources
+cleanup
+
+rt_refused() {
+	mkbundle r4 '.linux.resources.cpu = {"realtimeRuntime": 1000, "realtimePeriod": 100000}' 'exec sleep 1'
+	if out=$(rt create --bundle $B/r4 r4 2>&1); then why "realtime cpu accepted on v2: $out"; return; fi
+	say "$out"
+	case $out in *realtime*) ;; *) why "error does not name realtime: $out"; return ;; esac
+	no_dir r4 || why "$(dir_of r4) left after a failed create"
+}
+t realtime_cpu_refused_on_v2 rt_refused
+cleanup
+
+# --- events: runc's stats JSON and OOM notifications ----------------------------------------------
+
+events_stats() {
+	mkbundle e1 '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 20}' \
+		'sleep 1000 & exec sleep 1000'
+	create_start e1 || return
+	waitfor 5 test "$(nprocs e1)" -ge 2 || why "not 2 processes: $(cat "$(dir_of e1)/cgroup.procs")" || return
+	out=$(rt events --stats e1 2>&1) || why "events --stats failed: $out" || return
+	say "$(echo "$out" | cut -c1-300)"
+	echo "$out" | jq -e '.type == "stats" and .id == "e1"
+		and .data.memory.usage.limit == 67108864 and .data.memory.usage.usage > 0
+		and .data.pids.current == 2 and .data.pids.limit == 20
+		and .data.cpu.usage.total > 0 and (.data.cpu.throttling | type) == "object"' >/dev/null ||
+		why "unexpected stats: $(echo "$out" | cut -c1-300)" || return
+	rt delete --force e1 >/dev/null 2>&1
+}
+t events_stats_json events_stats
+cleanup
+
+events_oom() {
+	mkbundle e2 "$OOM" 'sleep 1; exec tail /dev/zero'
+	rt create --bundle $B/e2 e2 >/tmp/e2.out 2>&1 || why "create failed: $(cat /tmp/e2.out)" || return
+	rt events --interval 1s e2 >/tmp/e2.ev 2>&1 &
+	evpid=$!
+	waitfor 10 test -s /tmp/e2.ev || why "no first stats line: $(cat /tmp/e2.ev)" || return
+	rt start e2 >>/tmp/e2.out 2>&1 || why "start failed: $(cat /tmp/e2.out)" || return
+	waitfor 60 is_status e2 stopped || why "still $(status_of e2) after 60 s" || return
+	waitfor 10 eval '! alive $evpid' || why "events still running after the container stopped" || return
+	say "$(grep -v '"stats"' /tmp/e2.ev)"
+	grep -qx '{"type":"oom","id":"e2"}' /tmp/e2.ev || why "no oom event: $(cut -c1-200 /tmp/e2.ev)" || return
+	rt delete e2 >/dev/null 2>&1
+	waitfor 5 no_dir e2 || why "$(dir_of e2) left after delete"
+}
+t events_reports_oom_kill events_oom
+cleanup
+
 # --- nothing left -------------------------------------------------------------------------------
 
 no_leftovers() {

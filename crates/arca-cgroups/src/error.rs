@@ -76,6 +76,29 @@ pub enum CgroupError {
         reason: String,
     },
 
+    /// `checkBeforeUpdate` (or the kernel, with EBUSY) refused a memory limit at or below what
+    /// the cgroup already uses: lowering it further would only make the kernel reclaim or
+    /// OOM-kill, so the update is refused with both numbers instead.
+    #[error(
+        "refusing to set the {what} to {limit} bytes: the cgroup already uses {usage} bytes ({})",
+        path.display()
+    )]
+    LimitBelowUsage {
+        what: &'static str,
+        limit: i64,
+        usage: u64,
+        path: PathBuf,
+    },
+
+    /// The spec asks for something this cgroup version has no file for (e.g. realtime CPU
+    /// bandwidth on cgroup v2, `unified` on cgroup v1).
+    #[error("cannot set {resource} on {hierarchy}: {reason}")]
+    Unsupported {
+        resource: String,
+        hierarchy: &'static str,
+        reason: &'static str,
+    },
+
     /// Signalling a process of the cgroup failed (other than it having exited already).
     #[error("sending {signal} to pid {pid}: {source}")]
     Kill {

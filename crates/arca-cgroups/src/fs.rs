@@ -134,3 +134,42 @@ pub(crate) fn parse_pids(path: &Path, text: &str) -> Result<Vec<i32>, CgroupErro
         })
         .collect()
 }
+
+/// Reads a control file holding one unsigned number (`memory.current`, `cpu.shares`...).
+pub(crate) fn read_u64(path: &Path) -> Result<u64, CgroupError> {
+    let text = read_file(path)?;
+    text.trim().parse().map_err(|_| CgroupError::Parse {
+        path: path.to_owned(),
+        reason: format!("{:?} is not a number", text.trim()),
+    })
+}
+
+/// runc's `CheckMemoryUsage` for `checkBeforeUpdate`: a memory or memory+swap limit at or
+/// below the current usage (`usage_file`: v1 `memory.usage_in_bytes`, v2 `memory.current`) is
+/// refused rather than letting the kernel reclaim or OOM-kill the container. Best effort like
+/// runc: an unreadable usage (cgroup not created yet) lets the update through.
+pub(crate) fn check_before_update(
+    dir: &Path,
+    usage_file: &str,
+    limit: i64,
+    swap: i64,
+) -> Result<(), CgroupError> {
+    if limit <= 0 && swap <= 0 {
+        return Ok(());
+    }
+    let path = dir.join(usage_file);
+    let Ok(usage) = read_u64(&path) else {
+        return Ok(());
+    };
+    for (what, value) in [("memory+swap limit", swap), ("memory limit", limit)] {
+        if u64::try_from(value).is_ok_and(|v| v > 0 && v <= usage) {
+            return Err(CgroupError::LimitBelowUsage {
+                what,
+                limit: value,
+                usage,
+                path,
+            });
+        }
+    }
+    Ok(())
+}

@@ -151,18 +151,19 @@ impl Cgroup {
     }
 
     /// Creates the cgroup (and missing ancestors) in every hierarchy. v1 cpuset levels get their
-    /// parent's cpus/mems; on a unified host the ancestors delegate the available controllers
-    /// (memory pids cpu io cpuset hugetlb, best effort) so limits can be written.
+    /// parent's cpus/mems; in the cgroup2 tree the ancestors delegate the available controllers
+    /// (memory pids cpu io cpuset hugetlb rdma, best effort) so limits can be written. On a
+    /// hybrid host only those no v1 hierarchy carries are delegated (see the `v1` module: their
+    /// limits are written in the cgroup2 tree).
     pub fn create(&self) -> Result<(), CgroupError> {
         for d in &self.v1 {
             v1::create(d)?;
         }
         match &self.unified {
             Some((mount_point, dir)) if self.hierarchy == Hierarchy::Unified => {
-                v2::create(mount_point, dir)
+                v2::create(mount_point, dir, v2::WANTED)
             }
-            // Hybrid: the cgroup2 tree only tracks processes, nothing to delegate.
-            Some((_, dir)) => fs::mkdir_all(dir),
+            Some((mount_point, dir)) => v2::create(mount_point, dir, &v1::hybrid_wanted(&self.v1)),
             None => Ok(()),
         }
     }
@@ -174,13 +175,19 @@ impl Cgroup {
             .try_for_each(|dir| write_file(dir, "cgroup.procs", &pid))
     }
 
-    /// Writes the limits in `resources` (see the crate's v1/v2 modules for the conversions).
-    /// Resources the spec sets whose controller is missing are an error naming the file, except
-    /// v1 swap accounting, which is skipped when off.
+    /// Writes the limits in `resources` with runc's semantics (see the crate's v1/v2 modules for
+    /// the conversions). Resources the spec sets whose controller is missing are an error naming
+    /// the file, except where runc deliberately ignores them (v1 swap accounting off, kernel
+    /// memory, v2-less settings such as swappiness on cgroup v2), which are logged. On a hybrid
+    /// host a controller no v1 hierarchy carries but the cgroup2 tree offers is written there.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         match &self.unified {
             Some((_, dir)) if self.hierarchy == Hierarchy::Unified => v2::apply(dir, resources),
-            _ => v1::apply(&self.v1, resources),
+            Some((mount_point, dir)) => {
+                let hybrid = v1::Hybrid::read(mount_point, dir)?;
+                v1::apply(&self.v1, Some(&hybrid), resources)
+            }
+            None => v1::apply(&self.v1, None, resources),
         }
     }
 

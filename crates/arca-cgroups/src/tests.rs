@@ -10,6 +10,8 @@ use oci_spec::runtime::{
 
 use super::*;
 
+mod resources;
+
 /// Creates `dir` with the given control files, as the kernel would on mkdir.
 fn kernel_files(dir: &Path, files: &[(&str, &str)]) {
     fs::create_dir_all(dir).unwrap();
@@ -278,7 +280,7 @@ fn v2_create_delegates_controllers_once() {
     assert!(root.join("arca/c1").is_dir());
     assert_eq!(
         read(root.join("cgroup.subtree_control")),
-        "+memory +pids +cpu +io +cpuset +hugetlb"
+        "+memory +pids +cpu +io +cpuset +hugetlb +rdma"
     );
     assert_eq!(
         read(root.join("arca/cgroup.subtree_control")),

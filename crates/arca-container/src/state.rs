@@ -37,6 +37,13 @@ pub struct ContainerState {
     /// The seccomp profile, which confines exec'd processes as much as the init.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The cgroup resources in force: the spec's, with every `update` merged in. An update
+    /// that gives only part of a resource (say `--memory-swap`) is applied together with the
+    /// rest, as runc does, because some values are only meaningful in pairs (v2 swap is
+    /// converted from memory+swap using the memory limit; v1 writes limit and swap in an order
+    /// that depends on both).
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// True until create finished: a record left like this was interrupted mid-create.
     #[serde(default)]
     pub creating: bool,

@@ -143,6 +143,16 @@ pub enum Command {
     Resume { id: String },
     /// Change a container's resource limits
     Update(UpdateArgs),
+    /// Stream a container's resource usage and OOM kills as JSON lines
+    Events {
+        id: String,
+        /// Time between stats lines, as a Go duration (5s, 500ms, 1m30s)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Print the stats once and exit
+        #[arg(long)]
+        stats: bool,
+    },
 }
 
 /// runc's `update` flags. Values stay strings until parsed, so an error can name the flag.
@@ -167,6 +177,18 @@ pub struct UpdateArgs {
     /// Deprecated kernel TCP memory limit: accepted and ignored
     #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
+    /// Block IO weight (10 to 1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<String>,
+    /// CPU CFS burst in microseconds
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<String>,
+    /// CPU realtime period in microseconds
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<String>,
+    /// CPU realtime runtime in microseconds (-1 for unlimited)
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
     /// CPU shares (relative weight)
     #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
     pub cpu_share: Option<String>,

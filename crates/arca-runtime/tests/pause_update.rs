@@ -48,32 +48,6 @@ fn read_count(file: &Path) -> u64 {
     0
 }
 
-/// The container's directory in the v1 hierarchy `controller` (or the cgroup2 one).
-fn controller_dir(bundle: &Bundle, controller: &str) -> PathBuf {
-    bundle
-        .cgroup_dirs()
-        .into_iter()
-        .find(|d| {
-            d.components().any(|c| {
-                c.as_os_str()
-                    .to_str()
-                    .is_some_and(|s| s.split(',').any(|p| p == controller))
-            })
-        })
-        .unwrap_or_else(|| panic!("no {controller} cgroup dir in {:?}", bundle.cgroup_dirs()))
-}
-
-fn read_trim(p: &Path) -> String {
-    fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_string()
-}
-
-fn is_unified() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
 #[test]
 fn pause_freezes_and_resume_thaws() {
     let rt = Runtime::new();
@@ -84,7 +58,7 @@ fn pause_freezes_and_resume_thaws() {
     rt.run_ok(&["pause", &id]);
     assert_eq!(rt.status(&id), "paused");
     if !is_unified() {
-        let freezer = controller_dir(&bundle, "freezer");
+        let freezer = bundle.controller_dir("freezer");
         assert_eq!(read_trim(&freezer.join("freezer.state")), "FROZEN");
     }
     let status = read_trim(Path::new(&format!("/proc/{pid}/status")));
@@ -182,8 +156,12 @@ fn host_limits(bundle: &Bundle) -> (String, String) {
         )
     } else {
         (
-            read_trim(&controller_dir(bundle, "memory").join("memory.limit_in_bytes")),
-            read_trim(&controller_dir(bundle, "pids").join("pids.max")),
+            read_trim(
+                &bundle
+                    .controller_dir("memory")
+                    .join("memory.limit_in_bytes"),
+            ),
+            read_trim(&bundle.controller_dir("pids").join("pids.max")),
         )
     }
 }

@@ -134,6 +134,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
         process: spec.process().clone(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
+        resources: resources.cloned(),
         creating: true,
         no_cgroup: cgroup.is_none(),
     };

@@ -3,6 +3,7 @@
 pub mod console_proxy;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod kill;
 pub mod list;

@@ -1,5 +1,6 @@
 //! One function per verb: turn parsed flags into calls on the runtime library.
 
+mod events;
 mod exec;
 mod ps;
 mod spec;
@@ -80,6 +81,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Update(a) => update::update(&store()?, a),
+        Command::Events {
+            id,
+            interval,
+            stats,
+        } => events::events(&store()?, &id, &interval, stats),
         Command::Features => {
             println!(
                 "{}",

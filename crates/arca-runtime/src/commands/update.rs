@@ -6,7 +6,7 @@ use std::io::Read;
 use anyhow::{anyhow, Context, Result};
 use arca_container::container;
 use arca_container::store::Store;
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 
 use crate::cli::UpdateArgs;
 
@@ -31,6 +31,10 @@ fn has_flags(a: &UpdateArgs) -> bool {
         &a.memory_swap,
         &a.kernel_memory,
         &a.kernel_memory_tcp,
+        &a.blkio_weight,
+        &a.cpu_burst,
+        &a.cpu_rt_period,
+        &a.cpu_rt_runtime,
         &a.cpu_share,
         &a.cpu_quota,
         &a.cpu_period,
@@ -88,9 +92,15 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
     let shares = opt(&a.cpu_share, |v| number::<u64>("cpu-share", v))?;
     let quota = opt(&a.cpu_quota, |v| number::<i64>("cpu-quota", v))?;
     let period = opt(&a.cpu_period, |v| number::<u64>("cpu-period", v))?;
+    let burst = opt(&a.cpu_burst, |v| number::<u64>("cpu-burst", v))?;
+    let rt_period = opt(&a.cpu_rt_period, |v| number::<u64>("cpu-rt-period", v))?;
+    let rt_runtime = opt(&a.cpu_rt_runtime, |v| number::<i64>("cpu-rt-runtime", v))?;
     if shares.is_some()
         || quota.is_some()
         || period.is_some()
+        || burst.is_some()
+        || rt_period.is_some()
+        || rt_runtime.is_some()
         || a.cpuset_cpus.is_some()
         || a.cpuset_mems.is_some()
     {
@@ -98,9 +108,17 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
         c.set_shares(shares);
         c.set_quota(quota);
         c.set_period(period);
+        c.set_burst(burst);
+        c.set_realtime_period(rt_period);
+        c.set_realtime_runtime(rt_runtime);
         c.set_cpus(a.cpuset_cpus.clone());
         c.set_mems(a.cpuset_mems.clone());
         r.set_cpu(Some(c));
+    }
+    if let Some(weight) = opt(&a.blkio_weight, |v| number::<u16>("blkio-weight", v))? {
+        let mut b = LinuxBlockIo::default();
+        b.set_weight(Some(weight));
+        r.set_block_io(Some(b));
     }
     if let Some(limit) = opt(&a.pids_limit, |v| number::<i64>("pids-limit", v))? {
         let mut p = LinuxPids::default();

@@ -218,6 +218,26 @@ impl Bundle {
             .collect()
     }
 
+    /// The container's directory in the v1 hierarchy carrying `controller` (mount point named
+    /// `memory`, `cpu,cpuacct`, ...), or its cgroup2 directory on a unified host.
+    pub fn controller_dir(&self, controller: &str) -> PathBuf {
+        if is_unified() {
+            return self.cgroup_dirs().remove(0);
+        }
+        self.cgroup_dirs()
+            .into_iter()
+            .find(|d| {
+                d.strip_prefix("/sys/fs/cgroup").is_ok_and(|rel| {
+                    rel.components().next().is_some_and(|c| {
+                        c.as_os_str()
+                            .to_str()
+                            .is_some_and(|s| s.split(',').any(|p| p == controller))
+                    })
+                })
+            })
+            .unwrap_or_else(|| panic!("no {controller} cgroup dir in {:?}", self.cgroup_dirs()))
+    }
+
     /// Pids of live processes carrying this bundle's env marker.
     pub fn processes(&self) -> Vec<i32> {
         let needle = format!("ARCA_TEST_MARK={}", self.name);
@@ -612,6 +632,19 @@ impl Drop for Runtime {
             let _ = Proc::spawn(self.cmd(["delete", "--force", &id])).wait();
         }
     }
+}
+
+/// Whether the host is pure cgroup v2.
+pub fn is_unified() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// A (small) file's content without surrounding whitespace; panics naming the file.
+pub fn read_trim(p: &Path) -> String {
+    fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
 }
 
 /// `ip netns add NAME`, deleted again on drop.
