@@ -40,6 +40,8 @@ PACKAGES=(
 	linux-image-amd64
 	cpio
 	apparmor
+	# the systemd VM test's Debian root (scripts/vm/systemd-rootfs.sh, tests/systemd_vm.rs)
+	debootstrap
 )
 
 missing=()

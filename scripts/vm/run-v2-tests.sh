@@ -33,6 +33,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 log() { printf 'run-v2-tests: %s\n' "$*" >&2; }
+# shellcheck source=scripts/vm/lib.sh
+. "$here/lib.sh"
 die() { # message [exit status, default 2]
 	printf 'run-v2-tests: error: %s\n' "$1" >&2
 	exit "${2:-2}"
@@ -60,10 +62,7 @@ elif ! "$busybox" --list >/dev/null 2>&1 ||
 	# ldd succeeds only on dynamic executables.
 	missing+=("a static $busybox (apt package busybox-static, not busybox)")
 fi
-kernel=${ARCA_VM_KERNEL:-}
-if [ -z "$kernel" ]; then
-	kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
-fi
+kernel=$(vm_kernel)
 if [ -z "$kernel" ] || [ ! -f "$kernel" ]; then
 	missing+=("a kernel image /boot/vmlinuz-* (apt package linux-image-amd64)")
 elif [ ! -r "$kernel" ]; then
@@ -98,27 +97,13 @@ for applet in $("$busybox" --list); do
 	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 done
 
-# Copies a binary and, when it is dynamically linked, every library ldd names (and the loader)
-# to the same paths in the initramfs.
-copy_with_libs() { # src dest
-	cp -L "$1" "$2"
-	chmod 0755 "$2"
-	command -v ldd >/dev/null 2>&1 || return 0
-	local libs
-	libs=$(ldd "$1" 2>/dev/null | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }') || return 0
-	for lib in $libs; do
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
-}
-
-copy_with_libs "$arca" "$root/usr/local/bin/arca-runtime"
+vm_copy_with_libs "$arca" "$root/usr/local/bin/arca-runtime"
 if command -v strip >/dev/null 2>&1; then
 	# A debug build is ~70 MB, mostly debug info; stripped it is a few MB.
 	strip "$root/usr/local/bin/arca-runtime" 2>/dev/null || true
 fi
-copy_with_libs "$(command -v jq)" "$root/usr/bin/jq"
-copy_with_libs "$(command -v apparmor_parser)" "$root/sbin/apparmor_parser"
+vm_copy_with_libs "$(command -v jq)" "$root/usr/bin/jq"
+vm_copy_with_libs "$(command -v apparmor_parser)" "$root/sbin/apparmor_parser"
 
 BUSYBOX=$busybox "$repo/scripts/busybox-bundle.sh" "$root/bundle" sh >/dev/null
 
@@ -128,47 +113,13 @@ cp "$here/arca-test-deny.profile" "$root/tests/arca-test-deny.profile"
 chmod 0755 "$root/init" "$root/tests/v2-tests.sh"
 
 initrd=$work/initrd.cpio
-(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 >"$initrd")
+vm_cpio "$root" "$initrd"
 log "initramfs $(du -h "$initrd" | cut -f1), kernel $kernel, $(qemu-system-x86_64 --version | head -n 1)"
 
-# --- boot --------------------------------------------------------------------------------------
-timeout_s=${ARCA_VM_TIMEOUT:-180}
+# --- boot ------------------------------------------------------------------------------------
 out=$work/guest.log
-start=$(date +%s)
-set +e
-timeout --foreground -k 5 "$timeout_s" \
-	qemu-system-x86_64 -accel "${ARCA_VM_ACCEL:-tcg}" -m 1024 -smp 2 \
-	-nographic -no-reboot -monitor none -serial stdio -nodefaults -vga none \
-	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all apparmor=1 security=apparmor" \
-	</dev/null 2>&1 | tr -d '\r' | tee "$out"
-rcs=("${PIPESTATUS[@]}")
-set -e
-elapsed=$(($(date +%s) - start))
-qemu_rc=${rcs[0]}
-
-# --- verdict -----------------------------------------------------------------------------------
-ok=$(grep -c '^ok ' "$out" || true)
-failed=$(grep '^not ok ' "$out" || true)
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
-
+vm_boot "$kernel" "$initrd" 1024 \
+	"console=ttyS0 quiet panic=-1 cgroup_no_v1=all apparmor=1 security=apparmor" "$out"
 echo "----"
-echo "run-v2-tests: guest ran ${elapsed}s (qemu exit $qemu_rc); kernel $kver; $(qemu-system-x86_64 --version | head -n 1)"
-if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
-	die "timed out after ${timeout_s}s (guest output above)" 1
-fi
-if [ -z "$summary" ]; then
-	die "the guest did not finish its tests (no 'N passed, M failed' line; qemu exit $qemu_rc)" 1
-fi
-passed=${summary%% passed*}
-nfailed=${summary#*passed, }
-nfailed=${nfailed%% failed}
-if [ -n "$failed" ]; then
-	echo "run-v2-tests: failed tests:"
-	printf '%s\n' "$failed"
-fi
-echo "run-v2-tests: $summary"
-if [ "$nfailed" != 0 ] || [ -n "$failed" ] || [ "$passed" = 0 ] || [ "$passed" != "$ok" ]; then
-	exit 1
-fi
-exit 0
+echo "run-v2-tests: guest ran ${VM_ELAPSED}s (qemu exit $VM_QEMU_RC); kernel $kver; $(qemu-system-x86_64 --version | head -n 1)"
+vm_verdict "$out" run-v2-tests

@@ -122,4 +122,16 @@ pub enum CgroupError {
         want: &'static str,
         state: String,
     },
+
+    /// `linux.cgroupsPath` is not in the systemd driver's `slice:prefix:name` form.
+    #[error("linux.cgroupsPath {path:?} for the systemd cgroup driver: {reason}")]
+    InvalidSystemdPath { path: String, reason: String },
+
+    /// A call to systemd failed (D-Bus error, or the unit did not come up).
+    #[error("systemd unit {unit:?}: {op}: {reason}")]
+    Systemd {
+        unit: String,
+        op: &'static str,
+        reason: String,
+    },
 }

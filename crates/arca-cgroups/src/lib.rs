@@ -13,6 +13,7 @@ mod fs;
 mod hierarchy;
 mod oom;
 mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 

@@ -51,6 +51,9 @@ pub struct ContainerState {
     /// kill --all and ps find the container's processes through its pid namespace instead.
     #[serde(default)]
     pub no_cgroup: bool,
+    /// The transient scope holding the cgroup under the systemd driver: delete stops it.
+    #[serde(default)]
+    pub systemd_unit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+use arca_cgroups::systemd::Unit;
 use arca_cgroups::{Cgroup, Hierarchy};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
@@ -35,6 +36,9 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Rootless mode (see [`crate::rootless`]): cgroups only where delegated on v2.
     pub rootless: bool,
+    /// The systemd cgroup driver (`--systemd-cgroup`): the cgroup is a transient scope unit
+    /// named from `linux.cgroupsPath` (`slice:prefix:name`), see [`arca_cgroups::systemd`].
+    pub systemd_cgroup: bool,
 }
 
 /// Undoes a half-done create unless disarmed: kills the init, removes cgroup and state.
@@ -42,6 +46,7 @@ struct Undo<'a> {
     store: &'a Store,
     id: &'a str,
     cgroup: Option<Cgroup>,
+    unit: Option<Unit>,
     child: Option<Pid>,
     armed: bool,
 }
@@ -54,6 +59,11 @@ impl Drop for Undo<'_> {
         if let Some(pid) = self.child {
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
+        }
+        if let Some(unit) = &self.unit {
+            if let Err(e) = unit.stop() {
+                tracing::warn!("stopping the container's unit after failed create: {e}");
+            }
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.kill_all(Signal::SIGKILL);
@@ -94,7 +104,32 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         linux.and_then(|l| l.mount_label().as_deref()),
     )
     .map_err(|e| spec_error(&bundle, e))?;
-    let cgroup_path = cgroup_path(spec, &opts.id)?;
+    let unit =
+        match opts.systemd_cgroup {
+            true if opts.rootless => {
+                return Err(Error::Usage(
+                    "--systemd-cgroup with --rootless (a user's systemd) is not supported".into(),
+                ))
+            }
+            true if !arca_cgroups::systemd::booted() => return Err(Error::Usage(
+                "--systemd-cgroup: systemd is not running on this host (use the cgroupfs driver)"
+                    .into(),
+            )),
+            true => Some(
+                Unit::parse(
+                    linux
+                        .and_then(|l| l.cgroups_path().as_deref())
+                        .and_then(Path::to_str),
+                    &opts.id,
+                )
+                .map_err(|e| spec_error(&bundle, Error::Usage(e.to_string())))?,
+            ),
+            false => None,
+        };
+    let cgroup_path = match &unit {
+        Some(u) => u.cgroup_path()?,
+        None => cgroup_path(spec, &opts.id)?,
+    };
     let resources = linux.and_then(|l| l.resources().as_ref());
     // Decided before anything exists, so the record delete reads says whether to look for one.
     let cgroup = match Cgroup::open(&cgroup_path) {
@@ -114,6 +149,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         store,
         id: &opts.id,
         cgroup: None,
+        unit: None,
         child: None,
         armed: true,
     };
@@ -137,6 +173,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         resources: resources.cloned(),
         creating: true,
         no_cgroup: cgroup.is_none(),
+        systemd_unit: unit.as_ref().map(|u| u.name().to_owned()),
     };
     store.save(&st)?;
     let fifo = dir.join(EXEC_FIFO);
@@ -154,15 +191,18 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
                 ),
             });
         }
-        cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
-        if let Some(res) = resources {
-            cgroup.apply(&with_default_devices(res, linux))?;
+        // Under systemd the scope is made around the cloned init (below).
+        if unit.is_none() {
+            cgroup.create()?;
+            if let Some(res) = resources {
+                cgroup.apply(&with_default_devices(res, linux))?;
+            }
         }
     }
     // On pure v2 the child is born in its cgroup; elsewhere the parent moves it before Go.
     let clone_into = match &cgroup {
-        Some(cg) if cg.hierarchy() == Hierarchy::Unified => {
+        Some(cg) if cg.hierarchy() == Hierarchy::Unified && unit.is_none() => {
             cg.unified_dir().and_then(|d| File::open(d).ok())
         }
         _ => None,
@@ -245,7 +285,23 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
                 .unwrap_or_default(),
         )?;
     }
-    if let (Some(cg), None) = (&cgroup, &clone_into) {
+    if let (Some(u), Some(cg)) = (&unit, &cgroup) {
+        // systemd makes the scope and moves the init into it; the hierarchies systemd does not
+        // manage (v1) are joined and every limit written through cgroupfs, as without systemd.
+        let res = resources.map(|r| with_default_devices(r, linux));
+        undo.unit = Some(u.clone());
+        u.start(
+            pid.as_raw().cast_unsigned(),
+            &opts.id,
+            res.as_ref(),
+            cg.hierarchy(),
+        )?;
+        cg.create()?;
+        cg.add_pid(pid.as_raw())?;
+        if let Some(res) = &res {
+            cg.apply(res)?;
+        }
+    } else if let (Some(cg), None) = (&cgroup, &clone_into) {
         cg.add_pid(pid.as_raw())?;
     }
     parent.send(&Message::Go {

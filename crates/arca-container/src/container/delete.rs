@@ -62,8 +62,15 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             // Stray processes (exec'd ones, daemons the init left behind) go with the container.
             let _ = cgroup.kill_all(Signal::SIGKILL);
             thaw_if_frozen(&cgroup);
-            cgroup.remove()?;
         }
+        if let Some(unit) = &st.systemd_unit {
+            // Before removing the directories: systemd would otherwise find its scope's cgroup
+            // gone under it.
+            arca_cgroups::systemd::stop(unit)?;
+        }
+        // Every hierarchy, even when the one `exists` looks at is gone: systemd removes only
+        // the v1 directories it manages.
+        cgroup.remove()?;
     }
     let state = st.oci_state(Status::Stopped);
     for hook in &st.poststop {

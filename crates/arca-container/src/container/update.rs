@@ -34,7 +34,11 @@ pub fn update(store: &Store, id: &str, resources: &LinuxResources) -> Result<()>
     if resources.devices().is_none() {
         to_apply.set_devices(None);
     }
-    Cgroup::open(&st.cgroup_path)?.apply(&to_apply)?;
+    let cgroup = Cgroup::open(&st.cgroup_path)?;
+    if let Some(unit) = &st.systemd_unit {
+        arca_cgroups::systemd::update(unit, &merged, cgroup.hierarchy())?;
+    }
+    cgroup.apply(&to_apply)?;
     st.resources = Some(merged);
     store.save(&st)?;
     Ok(())

@@ -23,9 +23,6 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         bail!("no command given (see --help)");
     };
-    if cli.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
-        bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs driver)");
-    }
     let root = cli
         .root
         .clone()
@@ -34,7 +31,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let rootless = || arca_container::rootless::detect(cli.rootless.as_deref());
     match command {
         Command::Create(a) => {
-            container::create(&store()?, &create_options(a, rootless()?))?;
+            container::create(
+                &store()?,
+                &create_options(a, rootless()?, cli.systemd_cgroup),
+            )?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -42,7 +42,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Run { create, detach, .. } => {
-            let opts = create_options(create, rootless()?);
+            let opts = create_options(create, rootless()?, cli.systemd_cgroup);
             Ok(container::run(&store()?, &opts, detach)?)
         }
         Command::State { id } => {
@@ -96,7 +96,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-fn create_options(a: CreateArgs, rootless: bool) -> CreateOptions {
+fn create_options(a: CreateArgs, rootless: bool, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         id: a.id,
         bundle: a.bundle,
@@ -106,6 +106,7 @@ fn create_options(a: CreateArgs, rootless: bool) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         rootless,
+        systemd_cgroup,
     }
 }
 

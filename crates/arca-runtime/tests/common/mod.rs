@@ -15,6 +15,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod vm;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
