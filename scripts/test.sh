@@ -40,6 +40,9 @@ PACKAGES=(
 	linux-image-amd64
 	cpio
 	apparmor
+	# the SELinux VM test (scripts/vm/run-selinux-tests.sh, tests/selinux_vm.rs)
+	selinux-policy-default
+	policycoreutils
 	# the systemd VM test's Debian root (scripts/vm/systemd-rootfs.sh, tests/systemd_vm.rs)
 	debootstrap
 )

@@ -1,11 +1,15 @@
 #!/bin/busybox sh
-# /init of the cgroup v2 test VM (see run-v2-tests.sh). Runs as pid 1 in two stages:
+# /init of the busybox test VMs (run-v2-tests.sh, run-selinux-tests.sh). Runs as pid 1 in two
+# stages:
 #
 # 1. On the initramfs (rootfs): copy everything to a tmpfs and switch_root into it. A container's
 #    pivot_root needs the runtime's root to be a mount with a parent, which rootfs is not.
 # 2. On the tmpfs: mount proc, sys, dev and cgroup2 (pure v2, nsdelegate) at /sys/fs/cgroup,
 #    enable every available controller in the root's cgroup.subtree_control, run
-#    /tests/v2-tests.sh, power off.
+#    /tests/<suite>-tests.sh, power off.
+# The suite is the kernel parameter arca_tests=<suite> (default v2). With arca_tests=selinux,
+# selinuxfs is mounted and the policy of /etc/selinux/config loaded first (load_policy): the
+# runtime sees SELinux enabled, as on a SELinux host.
 export PATH=/usr/local/bin:/usr/bin:/bin:/sbin
 
 if [ "$1" != stage2 ]; then
@@ -33,7 +37,15 @@ mount -t mqueue mqueue /dev/mqueue
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
-hostname arca-v2-vm
+tests=v2
+for arg in $(cat /proc/cmdline); do
+	case $arg in arca_tests=*) tests=${arg#arca_tests=} ;; esac
+done
+if [ "$tests" = selinux ]; then
+	mount -t selinuxfs selinuxfs /sys/fs/selinux || echo "guest-init: cannot mount selinuxfs"
+	load_policy || echo "guest-init: load_policy failed"
+fi
+hostname arca-$tests-vm
 ip link set lo up 2>/dev/null
 
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
@@ -46,8 +58,9 @@ echo "# controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "# subtree_control: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 echo "# runtime: $(arca-runtime --version 2>&1 | head -n 1)"
 echo "# apparmor enabled: $(cat /sys/module/apparmor/parameters/enabled 2>&1)"
+echo "# selinux enforce: $(cat /sys/fs/selinux/enforce 2>&1)"
 
-sh /tests/v2-tests.sh
+sh "/tests/$tests-tests.sh"
 echo "# tests exited $?"
 sync
 poweroff -f

@@ -1,6 +1,7 @@
-# Shared by the qemu test beds (run-v2-tests.sh, run-systemd-tests.sh): copying binaries into an
-# initramfs, booting it, and judging the guest's output. Sourced; expects `log` and `die` from
-# the caller, and `$root` (the initramfs tree) for vm_copy_with_libs.
+# Shared by the qemu test beds (run-v2-tests.sh, run-selinux-tests.sh, run-systemd-tests.sh):
+# checking prerequisites, building the busybox initramfs, copying binaries into it, booting it,
+# and judging the guest's output. Sourced; expects `log` and `die` from the caller, and `$root`
+# (the initramfs tree) for vm_copy_with_libs.
 
 # vm_copy_with_libs SRC DEST: copies a binary and, when it is dynamically linked, every library
 # ldd names (and the loader) to the same paths under $root.
@@ -72,4 +73,86 @@ vm_kernel() {
 	else
 		ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true
 	fi
+}
+
+# vm_need_cmd COMMAND APT-PACKAGE: records COMMAND in the `missing` array when it is not found.
+vm_need_cmd() {
+	command -v "$1" >/dev/null 2>&1 || missing+=("$1 (apt package $2)")
+}
+
+# vm_busybox_prereqs: records in `missing` what every busybox initramfs bed needs (qemu, cpio,
+# jq, timeout, a static busybox, a readable kernel); sets `busybox`, `kernel` and `kver`.
+vm_busybox_prereqs() {
+	vm_need_cmd qemu-system-x86_64 qemu-system-x86
+	vm_need_cmd cpio cpio
+	vm_need_cmd jq jq
+	vm_need_cmd timeout coreutils
+	busybox=${BUSYBOX:-/bin/busybox}
+	if [ ! -x "$busybox" ]; then
+		missing+=("$busybox (apt package busybox-static)")
+	elif ! "$busybox" --list >/dev/null 2>&1 ||
+		{ command -v ldd >/dev/null 2>&1 && ldd "$busybox" >/dev/null 2>&1; }; then
+		# ldd succeeds only on dynamic executables.
+		missing+=("a static $busybox (apt package busybox-static, not busybox)")
+	fi
+	kernel=$(vm_kernel)
+	if [ -z "$kernel" ] || [ ! -f "$kernel" ]; then
+		missing+=("a kernel image /boot/vmlinuz-* (apt package linux-image-amd64)")
+	elif [ ! -r "$kernel" ]; then
+		missing+=("read access to $kernel (run as root)")
+	fi
+	kver=$(basename "$kernel")
+	kver=${kver#vmlinuz-}
+}
+
+# vm_require TAG: fails (status 2) naming everything in `missing`, if anything.
+vm_require() {
+	[ ${#missing[@]} -gt 0 ] || return 0
+	local m
+	for m in "${missing[@]}"; do
+		printf '%s: missing prerequisite: %s\n' "$1" "$m" >&2
+	done
+	die "install the missing prerequisites (scripts/test.sh installs them)"
+}
+
+# vm_workdir: creates `work`, removed on exit unless ARCA_VM_KEEP=1 (then its path is logged).
+vm_workdir() {
+	work=$(mktemp -d "${TMPDIR:-/tmp}/arca-vm.XXXXXX")
+	trap vm_cleanup EXIT
+}
+vm_cleanup() {
+	if [ "${ARCA_VM_KEEP:-0}" = 1 ]; then
+		log "kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+
+# vm_busybox_root ARCA_BINARY: fills `root` ($work/root) with what every busybox bed's guest
+# uses: busybox and its applets, the runtime (stripped when `strip` exists) at
+# /usr/local/bin/arca-runtime, jq, a busybox OCI bundle at /bundle (scripts/busybox-bundle.sh),
+# scripts/vm/guest-init.sh as /init and scripts/vm/guest-lib.sh in /tests. The caller adds its
+# test script to /tests.
+vm_busybox_root() {
+	local vm_dir repo applet
+	vm_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	repo=$(cd "$vm_dir/../.." && pwd)
+	root=$work/root
+	mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,run,tmp,mnt,usr/bin,usr/local/bin,tests,newroot}
+	chmod 1777 "$root/tmp"
+	cp "$busybox" "$root/bin/busybox"
+	chmod 0755 "$root/bin/busybox"
+	for applet in $("$busybox" --list); do
+		[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+	done
+	vm_copy_with_libs "$1" "$root/usr/local/bin/arca-runtime"
+	if command -v strip >/dev/null 2>&1; then
+		# A debug build is ~100 MB, mostly debug info; stripped it is a few MB.
+		strip "$root/usr/local/bin/arca-runtime" 2>/dev/null || true
+	fi
+	vm_copy_with_libs "$(command -v jq)" "$root/usr/bin/jq"
+	BUSYBOX=$busybox "$repo/scripts/busybox-bundle.sh" "$root/bundle" sh >/dev/null
+	cp "$vm_dir/guest-init.sh" "$root/init"
+	cp "$vm_dir/guest-lib.sh" "$root/tests/guest-lib.sh"
+	chmod 0755 "$root/init"
 }

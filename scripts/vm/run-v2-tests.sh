@@ -6,9 +6,11 @@
 # ARCA_BINARY defaults to target/x86_64-unknown-linux-gnu/debug/arca-runtime. It is copied into an
 # initramfs (stripped when `strip` exists) with its shared libraries, if any, together with
 # Debian's busybox-static, a busybox OCI bundle (scripts/busybox-bundle.sh), jq, apparmor_parser
-# (with scripts/vm/arca-test-deny.profile) and scripts/vm/guest-init.sh + scripts/vm/v2-tests.sh. Debian's kernel (/boot/vmlinuz-*, from
-# linux-image-amd64) boots it under `qemu-system-x86_64 -accel tcg`; the guest mounts cgroup2 at
-# /sys/fs/cgroup (nsdelegate, no v1), enables every controller and runs the tests, which print
+# (with scripts/vm/arca-test-deny.profile) and scripts/vm/guest-init.sh + guest-lib.sh +
+# v2-tests.sh (lib.sh builds the initramfs, as for run-selinux-tests.sh). Debian's kernel
+# (/boot/vmlinuz-*, from linux-image-amd64) boots it under `qemu-system-x86_64 -accel tcg`; the
+# guest mounts cgroup2 at /sys/fs/cgroup (nsdelegate, no v1), enables every controller and runs
+# the tests, which print
 #   ok <name>
 #   not ok <name> <reason>
 #   N passed, M failed
@@ -46,71 +48,17 @@ arca=${1:-$repo/target/x86_64-unknown-linux-gnu/debug/arca-runtime}
 
 # --- prerequisites -----------------------------------------------------------------------------
 missing=()
-need_cmd() { # command apt-package
-	command -v "$1" >/dev/null 2>&1 || missing+=("$1 (apt package $2)")
-}
-need_cmd qemu-system-x86_64 qemu-system-x86
-need_cmd cpio cpio
-need_cmd jq jq
-need_cmd timeout coreutils
-need_cmd apparmor_parser apparmor
-busybox=${BUSYBOX:-/bin/busybox}
-if [ ! -x "$busybox" ]; then
-	missing+=("$busybox (apt package busybox-static)")
-elif ! "$busybox" --list >/dev/null 2>&1 ||
-	{ command -v ldd >/dev/null 2>&1 && ldd "$busybox" >/dev/null 2>&1; }; then
-	# ldd succeeds only on dynamic executables.
-	missing+=("a static $busybox (apt package busybox-static, not busybox)")
-fi
-kernel=$(vm_kernel)
-if [ -z "$kernel" ] || [ ! -f "$kernel" ]; then
-	missing+=("a kernel image /boot/vmlinuz-* (apt package linux-image-amd64)")
-elif [ ! -r "$kernel" ]; then
-	missing+=("read access to $kernel (run as root)")
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-	for m in "${missing[@]}"; do
-		printf 'run-v2-tests: missing prerequisite: %s\n' "$m" >&2
-	done
-	die "install the missing prerequisites (scripts/test.sh installs them)"
-fi
-kver=$(basename "$kernel")
-kver=${kver#vmlinuz-}
+vm_busybox_prereqs
+vm_need_cmd apparmor_parser apparmor
+vm_require run-v2-tests
 
 # --- initramfs ---------------------------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/arca-vm.XXXXXX")
-cleanup() {
-	if [ "${ARCA_VM_KEEP:-0}" = 1 ]; then
-		log "kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-root=$work/root
-mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,run,tmp,mnt,usr/bin,usr/local/bin,tests,newroot}
-chmod 1777 "$root/tmp"
-
-cp "$busybox" "$root/bin/busybox"
-chmod 0755 "$root/bin/busybox"
-for applet in $("$busybox" --list); do
-	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-done
-
-vm_copy_with_libs "$arca" "$root/usr/local/bin/arca-runtime"
-if command -v strip >/dev/null 2>&1; then
-	# A debug build is ~70 MB, mostly debug info; stripped it is a few MB.
-	strip "$root/usr/local/bin/arca-runtime" 2>/dev/null || true
-fi
-vm_copy_with_libs "$(command -v jq)" "$root/usr/bin/jq"
+vm_workdir
+vm_busybox_root "$arca"
 vm_copy_with_libs "$(command -v apparmor_parser)" "$root/sbin/apparmor_parser"
-
-BUSYBOX=$busybox "$repo/scripts/busybox-bundle.sh" "$root/bundle" sh >/dev/null
-
-cp "$here/guest-init.sh" "$root/init"
 cp "$here/v2-tests.sh" "$root/tests/v2-tests.sh"
 cp "$here/arca-test-deny.profile" "$root/tests/arca-test-deny.profile"
-chmod 0755 "$root/init" "$root/tests/v2-tests.sh"
+chmod 0755 "$root/tests/v2-tests.sh"
 
 initrd=$work/initrd.cpio
 vm_cpio "$root" "$initrd"

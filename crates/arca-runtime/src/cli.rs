@@ -250,7 +250,8 @@ pub struct ExecArgs {
     /// AppArmor profile for the process (where AppArmor is enabled)
     #[arg(long)]
     pub apparmor: Option<String>,
-    #[arg(long = "process-label", hide = true)]
+    /// SELinux label for the process (where SELinux is enabled)
+    #[arg(long = "process-label")]
     pub process_label: Option<String>,
     #[arg(long = "ignore-paused", hide = true)]
     pub ignore_paused: bool,

@@ -47,9 +47,14 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
         });
     }
     crate::lsm::check(Some(&opts.process), None)?;
-    // Without a profile of its own, the exec'd process gets the container's (as in runc).
-    let apparmor = crate::lsm::apparmor_profile(Some(&opts.process))
-        .or_else(|| crate::lsm::apparmor_profile(st.process.as_ref()));
+    // Without a profile or label of its own, the exec'd process gets the container's (as in
+    // runc).
+    let lsm = ExecLsm {
+        apparmor: crate::lsm::apparmor_profile(Some(&opts.process))
+            .or_else(|| crate::lsm::apparmor_profile(st.process.as_ref())),
+        selinux: crate::lsm::selinux_label(Some(&opts.process))
+            .or_else(|| crate::lsm::selinux_label(st.process.as_ref())),
+    };
     if opts.process.terminal() == Some(true) && opts.console_socket.is_none() {
         return Err(Error::Usage(
             "exec with a terminal needs --console-socket".into(),
@@ -141,7 +146,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
                 .filter(|(t, _)| !namespaces::joined_around_clone(*t))
                 .collect();
             let seccomp = seccomp.as_ref().map(|s| (s, &seccomp_state));
-            let err = match exec_child(&child, &joins, opts, seccomp, apparmor.as_deref()) {
+            let err = match exec_child(&child, &joins, opts, seccomp, &lsm) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -192,12 +197,19 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
     }
 }
 
+/// The AppArmor profile and SELinux label an exec'd process enters, when enabled on the host.
+#[derive(Debug)]
+struct ExecLsm {
+    apparmor: Option<String>,
+    selinux: Option<String>,
+}
+
 fn exec_child(
     chan: &Channel,
     joins: &[(LinuxNamespaceType, File)],
     opts: &ExecOptions,
     seccomp: Option<(&Prepared, &serde_json::Value)>,
-    apparmor: Option<&str>,
+    lsm: &ExecLsm,
 ) -> Result<std::convert::Infallible> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     // As for the init: no ptrace or /proc/<pid> access from the container before execve.
@@ -247,8 +259,11 @@ fn exec_child(
         arca_sys::fd::dup_to_stdio(slave.as_fd()).ctx(|| "dup2 console to stdio".into())?;
     }
     // Same order as the init's (see init/mod.rs).
-    if let Some(profile) = apparmor {
+    if let Some(profile) = &lsm.apparmor {
         crate::lsm::apply_apparmor(profile)?;
+    }
+    if let Some(label) = &lsm.selinux {
+        crate::lsm::apply_selinux(label)?;
     }
     let nnp = p.no_new_privileges() == Some(true);
     if let (false, Some((s, state))) = (nnp, seccomp) {

@@ -127,6 +127,8 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
     }
     // Decided while the host's /sys is in view; applied after pivot_root.
     let apparmor = crate::lsm::apparmor_profile(Some(process));
+    let selinux = crate::lsm::selinux_label(Some(process));
+    let mount_label = crate::lsm::mount_label(linux.and_then(|l| l.mount_label().as_deref()));
     let propagation =
         rootfs::propagation_flags(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = rootfs::prepare(&a.bundle.rootfs, propagation)?;
@@ -135,6 +137,7 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         bundle: &a.bundle.dir,
         cgroup: a.cgroup,
         new_cgroupns: a.ns.new_cgroup,
+        mount_label: mount_label.as_deref(),
     };
     mounts::mount_all(&root, mounts, &ctx)?;
     let dev_is_bind = mounts.iter().any(|m| {
@@ -183,7 +186,10 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         if let Some(s) = l.sysctl() {
             rootfs::write_sysctls(s)?;
         }
-        rootfs::mask_paths(l.masked_paths().as_deref().unwrap_or_default())?;
+        rootfs::mask_paths(
+            l.masked_paths().as_deref().unwrap_or_default(),
+            mount_label.as_deref(),
+        )?;
         rootfs::readonly_paths(l.readonly_paths().as_deref().unwrap_or_default())?;
     }
     if spec
@@ -202,10 +208,13 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         }
     }
 
-    // The profile is entered on execve; written while we are still root (our attr files
-    // belong to root while we are not dumpable) and an error still reaches the parent.
+    // The profile and label are entered on execve; written while we are still root (our attr
+    // files belong to root while we are not dumpable) and an error still reaches the parent.
     if let Some(profile) = &apparmor {
         crate::lsm::apply_apparmor(profile)?;
+    }
+    if let Some(label) = &selinux {
+        crate::lsm::apply_selinux(label)?;
     }
 
     let exe = process::find_executable(process)?;

@@ -114,6 +114,24 @@ impl MountOptions {
     }
 }
 
+/// The filesystem options of a new `fstype` instance with SELinux's `linux.mountLabel` added as
+/// `context=<label>` (runc's label.FormatMountLabel), so its files carry the container's label.
+/// Not for proc, sysfs or cgroup (runc leaves them alone: their labels come from the policy),
+/// nor mqueue: its superblock is the ipc namespace's, created with it, and SELinux refuses a
+/// second mount with different settings; its root is relabelled instead (see `init::mounts`).
+/// A `context` the spec's options already give wins: the kernel refuses two.
+pub fn with_mount_label(fstype: &str, data: &[String], label: Option<&str>) -> Vec<String> {
+    let mut data = data.to_vec();
+    let Some(label) = label else {
+        return data;
+    };
+    let exempt = matches!(fstype, "proc" | "sysfs" | "mqueue" | "cgroup" | "cgroup2");
+    if !exempt && !data.iter().any(|o| o.starts_with("context=")) {
+        data.push(format!("context={label}"));
+    }
+    data
+}
+
 fn set_attr(set: &mut A, clr: &mut A, a: A, on: bool, name: &str) {
     // The atime modes are one field: choosing one clears the others.
     let atime = A::MOUNT_ATTR_NOATIME | A::MOUNT_ATTR_STRICTATIME | A::MOUNT_ATTR_RELATIME;
@@ -153,6 +171,26 @@ mod tests {
         assert_eq!(o.attr_clr, A::MOUNT_ATTR_RDONLY);
         let o = MountOptions::parse(&["tmpcopyup"]);
         assert_eq!(o.unsupported, vec!["tmpcopyup"]);
+    }
+
+    #[test]
+    fn mount_label_becomes_context() {
+        let l = Some("system_u:object_r:svirt_image_t:s0:c1,c2");
+        let data = vec!["mode=755".to_owned()];
+        assert_eq!(
+            with_mount_label("tmpfs", &data, l),
+            vec![
+                "mode=755",
+                "context=system_u:object_r:svirt_image_t:s0:c1,c2"
+            ]
+        );
+        assert_eq!(with_mount_label("devpts", &[], l).len(), 1);
+        for fs in ["proc", "sysfs", "mqueue", "cgroup", "cgroup2"] {
+            assert!(with_mount_label(fs, &[], l).is_empty(), "{fs}");
+        }
+        assert_eq!(with_mount_label("tmpfs", &data, None), data);
+        let own = vec!["context=system_u:object_r:tmp_t:s0".to_owned()];
+        assert_eq!(with_mount_label("tmpfs", &own, l), own);
     }
 
     #[test]

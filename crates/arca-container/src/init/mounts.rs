@@ -102,6 +102,8 @@ pub struct MountContext<'a> {
     /// None when the container has no cgroup (rootless without delegation).
     pub cgroup: Option<&'a Cgroup>,
     pub new_cgroupns: bool,
+    /// SELinux's `linux.mountLabel`, when SELinux is enabled: the `context` of new filesystems.
+    pub mount_label: Option<&'a str>,
 }
 
 pub fn mount_all(root: &OwnedFd, mounts: &[Mount], ctx: &MountContext<'_>) -> Result<()> {
@@ -157,8 +159,10 @@ fn mount_one(
     }
     let target = mkdir_all_in_root(root, dest, 0o755)
         .map_err(fail(format!("creating {}", dest.display())))?;
-    let tree = match new_fs(fstype, source, &opts.data, opts.attr_set | opts.rec_set) {
-        Ok(t) => t,
+    let data = super::mount_options::with_mount_label(fstype, &opts.data, ctx.mount_label);
+    // Whether the tree is a new instance of our own (not the host's, bound as a fallback).
+    let (tree, own) = match new_fs(fstype, source, &data, opts.attr_set | opts.rec_set) {
+        Ok(t) => (t, true),
         // In a user namespace without its own network (or ipc) namespace, the kernel refuses
         // a new sysfs (mqueue); bind the host's instead, as runc does.
         Err(Error::Sys {
@@ -174,27 +178,53 @@ fn mount_one(
                 clone_tree(CWD, Path::new(host), true).map_err(fail(format!("binding {host}")))?;
             set_attr(t.as_fd(), opts.attr_set | opts.rec_set, A::empty(), 0, true)
                 .map_err(|e| Error::sys(format!("setting attributes on {host}"), e))?;
-            t
+            (t, false)
         }
         // devpts refuses a gid= that is not mapped in our user namespace (gid=5 with a
         // rootless single-id mapping): like crun, mount it without the option.
         Err(Error::Sys {
             err: nix::Error::EINVAL,
             ..
-        }) if fstype == "devpts" && opts.data.iter().any(|o| o.starts_with("gid=")) => {
-            let data: Vec<String> = opts
-                .data
+        }) if fstype == "devpts" && data.iter().any(|o| o.starts_with("gid=")) => {
+            let data: Vec<String> = data
                 .iter()
                 .filter(|o| !o.starts_with("gid="))
                 .cloned()
                 .collect();
             tracing::debug!("devpts: gid= not mapped in the user namespace, mounted without it");
-            new_fs(fstype, source, &data, opts.attr_set | opts.rec_set)?
+            (
+                new_fs(fstype, source, &data, opts.attr_set | opts.rec_set)?,
+                true,
+            )
         }
         Err(e) => return Err(e),
     };
+    if let (true, "mqueue", Some(label)) = (own, fstype, ctx.mount_label) {
+        label_root(&tree, label)?;
+    }
     attach(&tree, &target).map_err(fail(format!("attaching {fstype}")))?;
     propagate(&tree, &opts)
+}
+
+/// Labels the root of a new filesystem that cannot take a `context` option (mqueue: see
+/// `mount_options::with_mount_label`), as runc does with label.SetFileLabel.
+fn label_root(tree: &OwnedFd, label: &str) -> Result<()> {
+    let dir = rustix::fs::openat(
+        tree,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail("opening the new filesystem's root".into()))?;
+    rustix::fs::fsetxattr(
+        &dir,
+        "security.selinux",
+        label.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )
+    .map_err(fail(format!(
+        "linux.mountLabel {label:?}: labelling the root"
+    )))
 }
 
 fn propagate(tree: &OwnedFd, opts: &MountOptions) -> Result<()> {

@@ -138,8 +138,11 @@ fn dev_null(root: &OwnedFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Hides each path: a directory under an empty read-only tmpfs, anything else under /dev/null.
-pub fn mask_paths(paths: &[String]) -> Result<()> {
+/// Hides each path: a directory under an empty read-only tmpfs (with the SELinux mount label,
+/// as runc does, so the container may look at the empty directory), anything else under
+/// /dev/null.
+pub fn mask_paths(paths: &[String], mount_label: Option<&str>) -> Result<()> {
+    let tmpfs_data = super::mount_options::with_mount_label("tmpfs", &[], mount_label);
     let root = slash()?;
     let mut null: Option<OwnedFd> = None;
     for p in paths {
@@ -150,7 +153,7 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
         };
         let st = rustix::fs::fstat(&target).map_err(fail(format!("maskedPaths {p}")))?;
         let tree = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            new_fs("tmpfs", Some("tmpfs"), &[], A::MOUNT_ATTR_RDONLY)?
+            new_fs("tmpfs", Some("tmpfs"), &tmpfs_data, A::MOUNT_ATTR_RDONLY)?
         } else {
             if null.is_none() {
                 null = Some(dev_null(&root)?);

@@ -81,6 +81,9 @@ fn from_args(store: &Store, a: &ExecArgs) -> Result<Process> {
     if a.apparmor.is_some() {
         p.set_apparmor_profile(a.apparmor.clone());
     }
+    if a.process_label.is_some() {
+        p.set_selinux_label(a.process_label.clone());
+    }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         let mut add: HashSet<Capability> = HashSet::new();
