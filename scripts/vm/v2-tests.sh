@@ -10,6 +10,10 @@
 #
 # Also the cgroup v2 device controller: linux.resources.devices compiled to an eBPF program
 # attached to the container's cgroup.
+#
+# Also rootless: an unprivileged user (uid 1000) with a delegated cgroup subtree, as systemd's
+# Delegate=yes gives one, runs containers whose limits are enforced there; without delegation
+# the container runs without a cgroup and says so.
 
 PARENT=arca-v2
 . /tests/guest-lib.sh
@@ -527,5 +531,76 @@ events_oom() {
 }
 t events_reports_oom_kill events_oom
 cleanup
+
+# --- rootless with a delegated cgroup (what systemd's Delegate=yes gives a user) ---------------
+
+RUSER=rl
+RUID=1000
+RCG=$CG/rootless-$RUID
+RSTATE=/tmp/rl
+# rl ARGS...: arca-runtime ARGS as the unprivileged user, from a shell root first moved into the
+# user's delegated subtree (a process may only be moved below a cgroup its user may write).
+# The arguments must not need quoting.
+rl() {
+	sh -c "echo \$\$ >$RCG/shell/cgroup.procs && exec su -s /bin/sh $RUSER -c 'XDG_RUNTIME_DIR=$RSTATE timeout 60 arca-runtime --root $RSTATE/arca $*'"
+}
+rootless_setup() {
+	grep -q "^$RUSER:" /etc/passwd || echo "$RUSER:x:$RUID:$RUID::$RSTATE:/bin/sh" >>/etc/passwd
+	grep -q "^$RUSER:" /etc/group || echo "$RUSER:x:$RUID:" >>/etc/group
+	mkdir -p $RSTATE $RCG/shell || return
+	chown $RUID:$RUID $RSTATE
+	chmod 0700 $RSTATE
+	# Delegation as systemd does it: the directory and the files that create, move and enable.
+	for f in "" /cgroup.procs /cgroup.threads /cgroup.subtree_control /shell /shell/cgroup.procs /shell/cgroup.threads; do
+		chown $RUID:$RUID "$RCG$f" || return
+	done
+	mkdir -p /tmp/rlspec && arca-runtime spec --rootless --bundle /tmp/rlspec >/dev/null || return
+}
+# rlbundle ID JQ-FILTER CMD: a rootless bundle (spec --rootless's namespaces and mounts, the
+# user mapped to root) in a directory the user can read.
+rlbundle() {
+	mkdir -p "$RSTATE/b/$1"
+	jq --arg id "$1" --arg cmd "$3" --argjson uid $RUID --slurpfile rl /tmp/rlspec/config.json \
+		".root.path = \"/bundle/rootfs\" | .mounts = \$rl[0].mounts
+		| .linux.namespaces = \$rl[0].linux.namespaces
+		| .linux.uidMappings = [{\"containerID\": 0, \"hostID\": \$uid, \"size\": 1}]
+		| .linux.gidMappings = [{\"containerID\": 0, \"hostID\": \$uid, \"size\": 1}]
+		| .linux.cgroupsPath = \"/rootless-$RUID/\" + \$id | del(.linux.resources)
+		| .process.args = [\"sh\", \"-c\", \$cmd] | $2" <"$TEMPLATE" >"$RSTATE/b/$1/config.json"
+	chown -R $RUID:$RUID "$RSTATE/b"
+}
+rl_status() { rl state "$1" 2>/dev/null | jq -r .status; }
+rl_stopped() { [ "$(rl_status "$1")" = stopped ]; }
+rootless_delegated() {
+	rootless_setup || why "setting up the user and its cgroup failed" || return
+	rlbundle q1 '.linux.resources = {"memory": {"limit": 67108864}, "pids": {"limit": 10}}' \
+		'id -u; cat /proc/self/cgroup; for i in $(seq 20); do sleep 100 & done; echo forked'
+	rl create --bundle $RSTATE/b/q1 q1 >/tmp/q1.out 2>&1 || why "create failed: $(cat /tmp/q1.out)" || return
+	say "$(ls -ld $RCG/q1 2>&1)"
+	[ "$(cat $RCG/q1/memory.max 2>&1)" = 67108864 ] || why "memory.max $(cat $RCG/q1/memory.max 2>&1)" || return
+	[ "$(cat $RCG/q1/pids.max 2>&1)" = 10 ] || why "pids.max $(cat $RCG/q1/pids.max 2>&1)" || return
+	rl start q1 >>/tmp/q1.out 2>&1 || why "start failed: $(cat /tmp/q1.out)" || return
+	waitfor 30 rl_stopped q1 || why "still $(rl_status q1)" || return
+	out=$(cat /tmp/q1.out)
+	say "$out"
+	echo "$out" | grep -qx 0 || why "not root in the container: $out" || return
+	echo "$out" | grep -qx '0::/' || why "not at its own cgroup namespace root: $out" || return
+	case $out in *"can't fork"*) ;; *) why "20 sleeps under pids.max 10 all started: $out" || return ;; esac
+	out=$(rl delete q1 2>&1) || why "delete failed: $out" || return
+	[ ! -e $RCG/q1 ] || why "$RCG/q1 left after delete"
+}
+t rootless_delegated_cgroup_limits_enforced rootless_delegated
+rootless_undelegated() {
+	rlbundle q2 '.linux.cgroupsPath = "/arca-v2/q2"' 'cat /proc/self/cgroup'
+	out=$(rl run --bundle $RSTATE/b/q2 q2 2>&1)
+	rc=$?
+	say "$out"
+	[ $rc = 0 ] || why "run exited $rc: $out" || return
+	case $out in *"not delegated"*) ;; *) why "no warning about the missing delegation: $out" || return ;; esac
+	[ ! -e $CG/arca-v2/q2 ] || why "a cgroup was made where the user may not"
+}
+t rootless_without_delegation_runs_without_cgroup rootless_undelegated
+rm -rf $RSTATE/b
+rmdir $RCG/shell $RCG 2>/dev/null
 
 finish
