@@ -43,6 +43,9 @@ PACKAGES=(
 	# the SELinux VM test (scripts/vm/run-selinux-tests.sh, tests/selinux_vm.rs)
 	selinux-policy-default
 	policycoreutils
+	# OCI layouts and archives written by tools we did not write (crates/arca-image/tests)
+	umoci
+	skopeo
 	# the systemd VM test's Debian root (scripts/vm/systemd-rootfs.sh, tests/systemd_vm.rs)
 	debootstrap
 )

@@ -1,0 +1,127 @@
+//! A resolved image: its manifest and config, parsed and verified, and its layers described.
+
+use oci_spec::image::{ImageConfiguration, ImageManifest};
+
+use super::platform::PlatformSpec;
+use super::{Layout, LayoutError};
+use crate::digest::Digest;
+use crate::media::{types, Compression};
+
+/// One layer as the unpacker needs it: `digest`/`size` check the compressed blob,
+/// `diff_id` checks the uncompressed tar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layer {
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+    pub compression: Compression,
+    pub diff_id: Digest,
+}
+
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub manifest_digest: Digest,
+    pub manifest_size: u64,
+    pub manifest: ImageManifest,
+    pub config_digest: Digest,
+    pub config_size: u64,
+    pub config: ImageConfiguration,
+    /// Base layer first.
+    pub layers: Vec<Layer>,
+}
+
+impl Layout {
+    /// Resolves `reference` (the `org.opencontainers.image.ref.name` annotation; `None`: the
+    /// layout's only manifest) to one image for `platform`, as `oci:DIR[:REF]` does.
+    pub fn image(
+        &self,
+        reference: Option<&str>,
+        platform: &PlatformSpec,
+    ) -> Result<Image, LayoutError> {
+        let prefix = match reference {
+            Some(r) => format!("{}:{r}", self.name),
+            None => self.name.clone(),
+        };
+        let chosen = self.select(&prefix, reference, platform)?;
+        let manifest_digest = chosen.digest;
+        let manifest_size = chosen.descriptor.size();
+        let raw = self.read_json_blob(&manifest_digest, manifest_size, &chosen.at)?;
+        let at = format!("{prefix}: manifest {manifest_digest}");
+        let manifest: ImageManifest =
+            serde_json::from_slice(&raw).map_err(|source| LayoutError::Json {
+                at: at.clone(),
+                source,
+            })?;
+        if manifest.schema_version() != 2 {
+            return Err(LayoutError::Invalid {
+                at: format!("{at}: schemaVersion"),
+                reason: format!("{} is not supported (want 2)", manifest.schema_version()),
+            });
+        }
+
+        let config_desc = manifest.config();
+        let config_media = config_desc.media_type().to_string();
+        if !types::is_config(&config_media) {
+            return Err(LayoutError::MediaType {
+                at: format!("{at}: config.mediaType"),
+                media_type: config_media,
+                want: "an OCI or Docker image config (this manifest is not a container image)",
+            });
+        }
+        let config_digest =
+            Digest::try_from(config_desc.digest()).map_err(|source| LayoutError::Digest {
+                at: format!("{at}: config.digest"),
+                source,
+            })?;
+        let config_size = config_desc.size();
+        let raw = self.read_json_blob(&config_digest, config_size, &format!("{at}: config"))?;
+        let config_at = format!("{prefix}: config {config_digest}");
+        let config: ImageConfiguration =
+            serde_json::from_slice(&raw).map_err(|source| LayoutError::Json {
+                at: config_at.clone(),
+                source,
+            })?;
+
+        let diff_ids = config.rootfs().diff_ids();
+        if diff_ids.len() != manifest.layers().len() {
+            return Err(LayoutError::DiffIdCount {
+                at: at.clone(),
+                layers: manifest.layers().len(),
+                diff_ids: diff_ids.len(),
+            });
+        }
+        let mut layers = Vec::with_capacity(diff_ids.len());
+        for (i, (desc, diff_id)) in manifest.layers().iter().zip(diff_ids).enumerate() {
+            let digest = Digest::try_from(desc.digest()).map_err(|source| LayoutError::Digest {
+                at: format!("{at}: layers[{i}].digest"),
+                source,
+            })?;
+            let media_type = desc.media_type().to_string();
+            let compression =
+                Compression::from_media_type(&media_type).map_err(|source| LayoutError::Media {
+                    at: format!("{at}: layers[{i}].mediaType"),
+                    source,
+                })?;
+            let diff_id = Digest::parse(diff_id).map_err(|source| LayoutError::Digest {
+                at: format!("{config_at}: rootfs.diff_ids[{i}]"),
+                source,
+            })?;
+            layers.push(Layer {
+                digest,
+                size: desc.size(),
+                media_type,
+                compression,
+                diff_id,
+            });
+        }
+        Ok(Image {
+            manifest_digest,
+            manifest_size,
+            manifest,
+            config_digest,
+            config_size,
+            config,
+            layers,
+        })
+    }
+}

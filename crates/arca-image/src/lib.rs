@@ -1,0 +1,20 @@
+//! OCI images for arca: the layer between a registry (or an image layout on disk) and a root
+//! filesystem. Everything read is verified against its digest before it is trusted, and every
+//! path taken from a layer is resolved beneath the layer's directory by file descriptor.
+//!
+//! - [`digest`]: `sha256:<hex>` digests, parsed and checked; hashing readers and writers.
+//! - [`store`]: the content-addressed blob store (`blobs/sha256/<hex>`): ingest, verify, fsync,
+//!   rename; nothing unverified is ever visible.
+//! - [`layout`]: OCI image layouts (`oci:DIR[:REF]`): index, platform choice, manifest, config.
+//! - [`media`]: media types and layer decompression (gzip, zstd, none).
+//! - [`unpack`]: streaming, path-safe extraction of layer tarballs (whiteouts, hardlinks,
+//!   devices, xattrs, ownership, modes, mtimes).
+//! - [`rootfs`]: an image's root filesystem from the store, layer by layer, each diff_id
+//!   checked, committed by one rename.
+
+pub mod digest;
+pub mod layout;
+pub mod media;
+pub mod rootfs;
+pub mod store;
+pub mod unpack;

@@ -1,0 +1,206 @@
+//! A root filesystem built from an image in the store: the image written by umoci (a tool we did
+//! not write) over two layers, the second deleting and replacing files, must unpack to exactly
+//! what `umoci unpack` gives; a layer that does not match the config's diff_id, or a blob
+//! corrupted in the store, must leave nothing at the destination.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use arca_image::digest::Digest;
+use arca_image::layout::{Layout, PlatformSpec};
+use arca_image::rootfs::{self, RootfsError};
+use arca_image::store::Store;
+use common::{snapshot, umoci, Layer};
+use serde_json::json;
+
+fn amd64() -> PlatformSpec {
+    PlatformSpec::new("linux", "amd64", None)
+}
+
+fn sh(dir: &Path, cmd: &str) {
+    let st = std::process::Command::new("sh")
+        .arg("-ec")
+        .arg(cmd)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+/// Nothing but `keep` (if given) in `dir`: no half-built tree, no temporary directory.
+fn assert_only(dir: &Path, keep: &[&str]) {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, keep, "in {}", dir.display());
+}
+
+#[test]
+fn two_umoci_layers_unpack_like_umoci() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    umoci(&["init", "--layout", "L"], w);
+    umoci(&["new", "--image", "L:v1"], w);
+    umoci(&["unpack", "--image", "L:v1", "b"], w);
+    let r = w.join("b/rootfs");
+    sh(
+        &r,
+        "mkdir -p etc/app var/cache/x usr/bin && echo one > etc/app/a && echo two > etc/app/b \
+         && echo c > var/cache/x/c && echo t > usr/bin/tool && chmod 4711 usr/bin/tool \
+         && chown 7:8 etc/app/b && ln -s /usr/bin/tool link",
+    );
+    // --refresh-bundle: the next repack diffs against this layer, not the empty image.
+    umoci(&["repack", "--refresh-bundle", "--image", "L:v1", "b"], w);
+    // Second layer: a file deleted (whiteout), a directory emptied and refilled (opaque or
+    // per-file whiteouts, whichever umoci writes), a file replaced by a directory.
+    sh(
+        &r,
+        "rm etc/app/a && rm -r var/cache/x && mkdir var/cache/x && echo new > var/cache/x/n \
+         && rm link && mkdir link && echo in > link/f",
+    );
+    umoci(&["repack", "--image", "L:v1", "b"], w);
+    let before_unpack = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    umoci(&["unpack", "--image", "L:v1", "theirs"], w);
+
+    let layout = Layout::open(w.join("L")).unwrap();
+    let image = layout.image(Some("v1"), &amd64()).unwrap();
+    assert_eq!(image.layers.len(), 2);
+    let store = Store::open(w.join("store")).unwrap();
+    layout.import_into(&store, &image).unwrap();
+    fs::create_dir(w.join("rootfs")).unwrap();
+    let dest = w.join("rootfs/ours");
+    let stats = rootfs::build(&store, &image, &dest, true).unwrap();
+    assert!(stats.entries > 5, "{stats:?}");
+
+    let theirs = snapshot(&w.join("theirs/rootfs"));
+    let ours = snapshot(&dest);
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (path, node) in &theirs {
+        let mut mine = ours[path].clone();
+        // A directory a whiteout removed something from gets the time of umoci's own unlink;
+        // arca keeps the layer's time (reproducible). Every other mtime must agree.
+        if node.kind == "dir" && u64::try_from(node.mtime).unwrap_or(0) >= before_unpack {
+            mine.mtime = node.mtime;
+        }
+        assert_eq!(&mine, node, "{}", path.display());
+    }
+    assert!(!dest.join("etc/app/a").exists());
+    assert!(!dest.join("var/cache/x/c").exists());
+    assert_eq!(fs::read_to_string(dest.join("link/f")).unwrap(), "in\n");
+    assert_only(&w.join("rootfs"), &["ours"]);
+}
+
+/// A hand-made layout of one gzip layer whose config names `diff_id`.
+fn layout_with_diff_id(dir: &Path, tar: &[u8], diff_id: Option<&Digest>) -> Layout {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8]| -> (String, usize) {
+        let d = Digest::sha256_of(data);
+        fs::write(blobs.join(d.hex()), data).unwrap();
+        (d.to_string(), data.len())
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(tar).unwrap();
+    let (layer, layer_size) = put(&gz.finish().unwrap());
+    let real = Digest::sha256_of(tar).to_string();
+    let diff_id = diff_id.map_or(real, ToString::to_string);
+    let config = json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}});
+    let (config, config_size) = put(config.to_string().as_bytes());
+    let manifest = json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer, "size": layer_size}]});
+    let (manifest, manifest_size) = put(manifest.to_string().as_bytes());
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest, "size": manifest_size,
+        "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
+    fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    Layout::open(dir).unwrap()
+}
+
+fn small_tar() -> Vec<u8> {
+    let mut l = Layer::new();
+    l.dir("etc", 0o755).file("etc/hostname", b"arca\n", 0o644);
+    l.finish()
+}
+
+#[test]
+fn layer_not_matching_the_config_diff_id_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wrong = Digest::sha256_of(b"some other layer");
+    let layout = layout_with_diff_id(&tmp.path().join("L"), &small_tar(), Some(&wrong));
+    let image = layout.image(Some("t"), &amd64()).unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    layout.import_into(&store, &image).unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let err = rootfs::build(&store, &image, &out.join("rootfs"), true).unwrap_err();
+    assert!(matches!(err, RootfsError::DiffId { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&wrong.to_string()), "{msg}");
+    assert!(msg.contains(&image.layers[0].digest.to_string()), "{msg}");
+    assert_only(&out, &[]);
+}
+
+#[test]
+fn blob_corrupted_in_the_store_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = small_tar();
+    let layout = layout_with_diff_id(&tmp.path().join("L"), &tar, None);
+    let image = layout.image(Some("t"), &amd64()).unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    layout.import_into(&store, &image).unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    // Intact, it unpacks.
+    rootfs::build(&store, &image, &out.join("good"), true).unwrap();
+    assert_eq!(
+        fs::read_to_string(out.join("good/etc/hostname")).unwrap(),
+        "arca\n"
+    );
+    // One byte of a file changed behind the store's back, the blob still valid gzip: only
+    // the diff_id check can tell.
+    let blob = store.path(&image.layers[0].digest);
+    let mut bad = tar.clone();
+    let pos = bad.windows(5).position(|w| w == b"arca\n").unwrap();
+    bad[pos] = b'X';
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bad).unwrap();
+    fs::write(&blob, gz.finish().unwrap()).unwrap();
+    assert!(store.verify_blob(&image.layers[0].digest).is_err());
+    let err = rootfs::build(&store, &image, &out.join("bad"), true).unwrap_err();
+    assert!(matches!(err, RootfsError::DiffId { .. }), "{err}");
+    assert_only(&out, &["good"]);
+}
+
+#[test]
+fn existing_destination_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = layout_with_diff_id(&tmp.path().join("L"), &small_tar(), None);
+    let image = layout.image(Some("t"), &amd64()).unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    layout.import_into(&store, &image).unwrap();
+    let dest = tmp.path().join("rootfs");
+    fs::create_dir(&dest).unwrap();
+    fs::write(dest.join("mine"), "x").unwrap();
+    let err = rootfs::build(&store, &image, &dest, true).unwrap_err();
+    assert!(matches!(err, RootfsError::Exists(_)), "{err}");
+    assert_only(&dest, &["mine"]);
+}
