@@ -46,6 +46,9 @@ PACKAGES=(
 	# OCI layouts and archives written by tools we did not write (crates/arca-image/tests)
 	umoci
 	skopeo
+	# a real registry for the pull tests (crates/arca-image/tests/registry.rs), htpasswd for its basic auth
+	docker-registry
+	apache2-utils
 	# the systemd VM test's Debian root (scripts/vm/systemd-rootfs.sh, tests/systemd_vm.rs)
 	debootstrap
 )

@@ -20,6 +20,10 @@ pub use image::{Image, Layer};
 pub use platform::PlatformSpec;
 pub use transport::ImageReference;
 
+// Shared with the registry client: one definition of "an image" and of platform choice.
+pub(crate) use image::{assemble, parse_manifest};
+pub(crate) use platform::choose as choose_platform;
+
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -7,14 +7,22 @@
 //!   rename; nothing unverified is ever visible.
 //! - [`layout`]: OCI image layouts (`oci:DIR[:REF]`): index, platform choice, manifest, config.
 //! - [`media`]: media types and layer decompression (gzip, zstd, none).
+//! - [`reference`]: Docker-style image references (`busybox`, `host:5000/a/b:tag@sha256:…`).
+//! - [`registry`]: pulls from registries (OCI distribution) into the store, verified.
 //! - [`unpack`]: streaming, path-safe extraction of layer tarballs (whiteouts, hardlinks,
 //!   devices, xattrs, ownership, modes, mtimes).
+//! - [`catalog`]: image names and records in SQLite, shared safely by concurrent arca processes.
+//! - [`gc`]: blob garbage collection from the catalog's roots, locked against concurrent pulls.
 //! - [`rootfs`]: an image's root filesystem from the store, layer by layer, each diff_id
 //!   checked, committed by one rename.
 
+pub mod catalog;
 pub mod digest;
+pub mod gc;
 pub mod layout;
 pub mod media;
+pub mod reference;
+pub mod registry;
 pub mod rootfs;
 pub mod store;
 pub mod unpack;

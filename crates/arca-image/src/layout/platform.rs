@@ -1,6 +1,6 @@
 use std::fmt;
 
-use oci_spec::image::Platform;
+use oci_spec::image::{Descriptor, Platform};
 
 /// The platform to choose from an index: os, architecture and (optionally) variant, as Go's
 /// GOOS/GOARCH name them, because that is what image indexes use.
@@ -77,6 +77,31 @@ impl fmt::Display for PlatformSpec {
         }
         Ok(())
     }
+}
+
+/// The first of `entries` (an index's manifests, with their positions for error messages)
+/// whose platform `platform` matches. Shared by layouts and registries so that `--platform`
+/// chooses the same manifest from the same index wherever the index came from. On no match,
+/// the error is the list of platforms that were available, as shown to the user.
+pub(crate) fn choose<'a>(
+    entries: &[(usize, &'a Descriptor)],
+    platform: &PlatformSpec,
+) -> Result<(usize, &'a Descriptor), String> {
+    entries
+        .iter()
+        .copied()
+        .find(|(_, d)| d.platform().as_ref().is_some_and(|p| platform.matches(p)))
+        .ok_or_else(|| {
+            let available: Vec<String> = entries
+                .iter()
+                .filter_map(|(_, d)| d.platform().as_ref().map(describe))
+                .collect();
+            if available.is_empty() {
+                "(none)".to_owned()
+            } else {
+                available.join(", ")
+            }
+        })
 }
 
 /// How a descriptor's platform is shown in the list of what was available.

@@ -2,7 +2,7 @@
 
 use oci_spec::image::{Descriptor, ImageIndex, ANNOTATION_REF_NAME};
 
-use super::platform::{describe, PlatformSpec};
+use super::platform::{choose, PlatformSpec};
 use super::{Layout, LayoutError};
 use crate::digest::Digest;
 use crate::media::types;
@@ -117,19 +117,10 @@ impl Layout {
         platform: &PlatformSpec,
         at: &str,
     ) -> Result<(usize, &'a Descriptor), LayoutError> {
-        entries
-            .iter()
-            .copied()
-            .find(|(_, d)| d.platform().as_ref().is_some_and(|p| platform.matches(p)))
-            .ok_or_else(|| LayoutError::NoPlatform {
-                at: at.to_owned(),
-                wanted: platform.to_string(),
-                available: list(
-                    entries
-                        .iter()
-                        .filter_map(|(_, d)| d.platform().as_ref().map(describe))
-                        .collect(),
-                ),
-            })
+        choose(entries, platform).map_err(|available| LayoutError::NoPlatform {
+            at: at.to_owned(),
+            wanted: platform.to_string(),
+            available,
+        })
     }
 }

@@ -1,0 +1,190 @@
+//! Pulling images from registries (the OCI distribution spec), into the verified [`Store`].
+//!
+//! The HTTP side is `oci-client` (the ORAS project's maintained client): it speaks the
+//! distribution API, follows `WWW-Authenticate` challenges (anonymous, basic, bearer tokens)
+//! and refuses to send credentials to hosts other than the registry. Everything it returns is
+//! checked again here, because the store's one invariant (a blob always hashes to its name)
+//! must not depend on a dependency's checks:
+//!
+//! - a manifest fetched by digest must hash to that digest; one fetched by tag must hash to
+//!   the `Docker-Content-Digest` the registry stated (or is named by the digest of its exact
+//!   bytes when the registry stated none), and the digest is what the image is known by;
+//! - an index is walked with the same platform choice as an image layout's;
+//! - config and layers go through [`Store::ingest`], which checks size and digest before the
+//!   blob is visible; blobs the store already holds are not requested at all.
+//!
+//! Layers download a few at a time ([`PullOptions::parallel`]), each streamed to disk. An
+//! async runtime lives only inside a pull: [`pull`] creates one, [`pull_async`] runs in the
+//! caller's.
+
+mod blobs;
+mod error;
+mod remote;
+mod resolve;
+
+pub use error::PullError;
+pub use remote::plain_http;
+
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::digest::Digest;
+use crate::layout::{assemble, parse_manifest, Image, PlatformSpec, MAX_JSON_SIZE};
+use crate::reference::Reference;
+use crate::store::Store;
+
+/// Called as a blob's bytes are written to the store: `(digest, bytes_done, total)`. Blobs
+/// the store already held are not reported (they are not downloaded).
+pub type Progress = Arc<dyn Fn(&Digest, u64, u64) + Send + Sync>;
+
+/// Three at once is Docker's default (`max-concurrent-downloads`): enough to fill a link
+/// without a registry treating us as abusive.
+pub const DEFAULT_PARALLEL: usize = 3;
+
+#[derive(Clone)]
+pub struct PullOptions {
+    pub platform: PlatformSpec,
+    /// `(user, password)` for basic auth or to obtain a bearer token; `None`: anonymous.
+    pub auth: Option<(String, String)>,
+    /// Registries (`host` or `host:port`) reached over plain HTTP. Loopback registries
+    /// (`localhost`, 127.0.0.0/8, ::1) always are; see [`plain_http`].
+    pub insecure_hosts: Vec<String>,
+    pub progress: Option<Progress>,
+    /// Blobs downloaded at once.
+    pub parallel: usize,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            platform: PlatformSpec::host(),
+            auth: None,
+            insecure_hosts: Vec::new(),
+            progress: None,
+            parallel: DEFAULT_PARALLEL,
+        }
+    }
+}
+
+// By hand: the password must never reach a log line, and the callback has no Debug.
+impl fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("platform", &self.platform)
+            .field(
+                "auth",
+                &self.auth.as_ref().map(|(user, _)| (user, "<redacted>")),
+            )
+            .field("insecure_hosts", &self.insecure_hosts)
+            .field("progress", &self.progress.is_some())
+            .field("parallel", &self.parallel)
+            .finish()
+    }
+}
+
+/// Pulls `reference` for `opts.platform` into `store` and returns the image, as
+/// [`Layout::image`](crate::layout::Layout::image) does for a layout, so
+/// [`rootfs::build`](crate::rootfs::build) works on it. Blocking: runs its own runtime, so it
+/// must not be called from inside an async runtime (use [`pull_async`] there).
+pub fn pull(reference: &Reference, store: &Store, opts: &PullOptions) -> Result<Image, PullError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| PullError::Runtime {
+            reference: Box::new(reference.clone()),
+            source,
+        })?;
+    // Dropping the runtime waits for the blocking ingest threads, so no partial ingest file
+    // outlives the call.
+    runtime.block_on(pull_async(reference, store, opts))
+}
+
+/// [`pull`] in the caller's tokio runtime.
+pub async fn pull_async(
+    reference: &Reference,
+    store: &Store,
+    opts: &PullOptions,
+) -> Result<Image, PullError> {
+    let remote = remote::Remote::new(reference, opts);
+    remote.authenticate().await?;
+    let resolved = resolve::resolve(&remote, &opts.platform).await?;
+    let document = |source| PullError::Document {
+        reference: Box::new(reference.clone()),
+        source,
+    };
+    let manifest_digest = resolved.digest;
+    let at = format!("manifest {manifest_digest}");
+    let (manifest, config_digest) = parse_manifest(&resolved.raw, &at).map_err(document)?;
+
+    let config_size = manifest.config().size();
+    if config_size > MAX_JSON_SIZE {
+        return Err(PullError::TooLarge {
+            reference: Box::new(reference.clone()),
+            what: format!("config {config_digest}"),
+            size: config_size,
+            limit: MAX_JSON_SIZE,
+        });
+    }
+    let progress = opts.progress.as_ref();
+    blobs::fetch(
+        &remote,
+        store,
+        &[(config_digest.clone(), config_size)],
+        1,
+        progress,
+    )
+    .await?;
+    let config_raw = read_config(reference, store, &config_digest, config_size)?;
+    let image = assemble(
+        (manifest_digest, resolved.raw.len() as u64, manifest),
+        (config_digest.clone(), &config_raw),
+        &at,
+        &format!("config {config_digest}"),
+    )
+    .map_err(document)?;
+
+    let layers: Vec<(Digest, u64)> = image
+        .layers
+        .iter()
+        .map(|l| (l.digest.clone(), l.size))
+        .collect();
+    blobs::fetch(&remote, store, &layers, opts.parallel, progress).await?;
+
+    // The manifest last: once it is in the store, so is everything it names.
+    store
+        .ingest(
+            &image.manifest_digest,
+            image.manifest_size,
+            &resolved.raw[..],
+        )
+        .map_err(|source| PullError::Store {
+            reference: Box::new(reference.clone()),
+            source,
+        })?;
+    Ok(image)
+}
+
+/// The config as the store holds it: verified when ingested, and at most `size` bytes
+/// (checked against [`MAX_JSON_SIZE`] before the download).
+fn read_config(
+    reference: &Reference,
+    store: &Store,
+    digest: &Digest,
+    size: u64,
+) -> Result<Vec<u8>, PullError> {
+    let store_err = |source| PullError::Store {
+        reference: Box::new(reference.clone()),
+        source,
+    };
+    let file = store.open_blob(digest).map_err(store_err)?;
+    let mut raw = Vec::new();
+    file.take(size).read_to_end(&mut raw).map_err(|source| {
+        store_err(crate::store::StoreError::Io {
+            path: store.path(digest),
+            op: "read",
+            source,
+        })
+    })?;
+    Ok(raw)
+}

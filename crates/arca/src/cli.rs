@@ -1,0 +1,88 @@
+//! Docker's command line for the verbs arca has so far.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arca",
+    version,
+    about = "Daemonless containers, Docker's verbs"
+)]
+pub struct Cli {
+    /// Where images and containers are kept
+    #[arg(long, global = true, default_value = "/var/lib/arca")]
+    pub root: PathBuf,
+    /// Log what arca does on stderr
+    #[arg(long, global = true)]
+    pub debug: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy an image into the local store (oci:DIR[:REF], oci-archive:FILE[:REF])
+    Pull(PullArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove images (by name or id); blobs no image needs any more are deleted
+    Rmi { images: Vec<String> },
+    /// Give an image another name
+    Tag { source: String, target: String },
+    /// Image subcommands
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Show an image's record and config as JSON
+    Inspect { images: Vec<String> },
+    /// Delete blobs no image refers to, and leftovers of interrupted pulls
+    Prune {
+        /// Docker's flag; arca never keeps unnamed images, so every prune is "all"
+        #[arg(short, long)]
+        all: bool,
+        /// Do not ask (arca never asks)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List images (as `arca images`)
+    Ls(ImagesArgs),
+    /// Copy an image into the local store (as `arca pull`)
+    Pull(PullArgs),
+    /// Remove images (as `arca rmi`)
+    Rm { images: Vec<String> },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    pub image: String,
+    /// os/arch[/variant] to choose from a multi-platform image (default: this host's)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImagesArgs {
+    /// Print only image ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// table (default) or json
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Show full ids
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}

@@ -1,0 +1,45 @@
+//! One module per verb; each turns parsed flags into calls on arca-image.
+
+mod images;
+mod inspect;
+mod pull;
+mod rmi;
+mod tag;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use arca_image::catalog::Catalog;
+use arca_image::store::Store;
+
+use crate::cli::{Cli, Command, ImageCommand};
+
+/// The image store and catalog under `<root>/images`.
+pub struct ImageState {
+    pub store: Store,
+    pub catalog: Catalog,
+}
+
+impl ImageState {
+    pub fn open(root: &Path) -> Result<ImageState> {
+        let dir = root.join("images");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let store = Store::open(&dir)?;
+        let catalog = Catalog::open(&dir.join("catalog.db"))?;
+        Ok(ImageState { store, catalog })
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let state = || ImageState::open(&cli.root);
+    match cli.command {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&mut state()?, &a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&state()?, &a),
+        Command::Rmi { images } | Command::Image(ImageCommand::Rm { images }) => {
+            rmi::rmi(&mut state()?, &images)
+        }
+        Command::Tag { source, target } => tag::tag(&mut state()?, &source, &target),
+        Command::Image(ImageCommand::Inspect { images }) => inspect::inspect(&state()?, &images),
+        Command::Image(ImageCommand::Prune { .. }) => rmi::prune(&state()?),
+    }
+}

@@ -1,0 +1,106 @@
+//! `arca pull`: an image from a registry (Docker's reference syntax), an OCI layout or an
+//! archive into the store, verified blob by blob, then named in the catalog. The GC lock is held shared from the first blob to the record, so
+//! a concurrent `rmi`/`prune` cannot collect the blobs of an image not yet named.
+
+use anyhow::{Context, Result};
+use arca_image::gc::GcLock;
+use arca_image::layout::{ImageReference, PlatformSpec};
+use arca_image::reference::Reference;
+use arca_image::registry::{self, PullOptions};
+
+use super::ImageState;
+use crate::cli::PullArgs;
+
+pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
+    let platform = match &a.platform {
+        Some(p) => PlatformSpec::parse(p).with_context(|| format!("--platform {p:?}"))?,
+        None => PlatformSpec::host(),
+    };
+    let Some(transport) = ["oci:", "oci-archive:"]
+        .iter()
+        .find(|t| a.image.starts_with(**t))
+    else {
+        return pull_registry(state, a, platform);
+    };
+    let source = ImageReference::parse(&a.image)?;
+    let layout = source.open()?;
+    let image = layout.image(source.reference(), &platform)?;
+    let _lock = GcLock::shared(state.store.root())?;
+    for blob in std::iter::once(&image.config_digest).chain(image.layers.iter().map(|l| &l.digest))
+    {
+        if !a.quiet {
+            let verb = if state.store.has(blob) {
+                "exists"
+            } else {
+                "copying"
+            };
+            println!("{verb} blob {blob}");
+        }
+    }
+    layout.import_into(&state.store, &image)?;
+    let name = local_name(transport, &source);
+    let record = state.catalog.record(&image, Some(&name))?;
+    if !a.quiet {
+        println!("{name}: manifest {}", image.manifest_digest);
+    }
+    println!("{}", record.id);
+    Ok(0)
+}
+
+fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -> Result<i32> {
+    let reference = Reference::parse(&a.image)?;
+    let opts = PullOptions {
+        platform,
+        progress: crate::progress::reporter(a.quiet),
+        ..PullOptions::default()
+    };
+    let _lock = GcLock::shared(state.store.root())?;
+    let image = registry::pull(&reference, &state.store, &opts)?;
+    // A pull by digest gets no name, as in Docker (`<none>` in `images`).
+    let name = match (reference.tag(), reference.digest()) {
+        (Some(tag), None) => Some(format!(
+            "{}/{}:{tag}",
+            reference.registry(),
+            reference.repository()
+        )),
+        _ => None,
+    };
+    let record = state.catalog.record(&image, name.as_deref())?;
+    if !a.quiet {
+        println!("{reference}: manifest {}", image.manifest_digest);
+    }
+    println!("{}", record.id);
+    Ok(0)
+}
+
+/// The name an image from a layout gets, as Podman names them: `localhost/<last path
+/// component>:<ref or latest>`.
+fn local_name(transport: &str, source: &ImageReference) -> String {
+    let path = match source {
+        ImageReference::Oci { dir, .. } => dir,
+        ImageReference::OciArchive { file, .. } => file,
+    };
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let stem = if transport == "oci-archive:" {
+        stem.trim_end_matches(".tar").to_owned()
+    } else {
+        stem
+    };
+    let repo: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!(
+        "localhost/{repo}:{}",
+        source.reference().unwrap_or("latest")
+    )
+}
