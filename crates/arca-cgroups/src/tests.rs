@@ -12,6 +12,16 @@ use super::*;
 
 mod resources;
 
+/// A legacy host with only a memory hierarchy, and its cgroup /c1 already made.
+fn v1_memory_only(root: &Path) -> Cgroup {
+    fs::create_dir_all(root.join("memory/c1")).unwrap();
+    Cgroup::open_with_mounts(
+        Path::new("/c1"),
+        vec![Mount::v1(root.join("memory"), &["memory"])],
+    )
+    .unwrap()
+}
+
 /// Creates `dir` with the given control files, as the kernel would on mkdir.
 fn kernel_files(dir: &Path, files: &[(&str, &str)]) {
     fs::create_dir_all(dir).unwrap();
@@ -243,12 +253,7 @@ fn v1_apply_writes_v1_files() {
 fn v1_missing_controller_or_file_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    fs::create_dir_all(root.join("memory/c1")).unwrap();
-    let cg = Cgroup::open_with_mounts(
-        Path::new("/c1"),
-        vec![Mount::v1(root.join("memory"), &["memory"])],
-    )
-    .unwrap();
+    let cg = v1_memory_only(root);
     assert_eq!(cg.hierarchy(), Hierarchy::Legacy);
     assert_eq!(cg.unified_dir(), None);
     let mut pids_only = LinuxResources::default();

@@ -286,12 +286,7 @@ fn v1_memory_checks_usage_and_swappiness_range() {
 fn v1_missing_controllers_and_unified_are_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    fs::create_dir_all(root.join("memory/c1")).unwrap();
-    let cg = Cgroup::open_with_mounts(
-        Path::new("/c1"),
-        vec![Mount::v1(root.join("memory"), &["memory"])],
-    )
-    .unwrap();
+    let cg = super::v1_memory_only(root);
     type Set = fn(&mut LinuxResources);
     let cases: [(Set, &str); 4] = [
         (
