@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# arca's main job on a built-in default: build a busybox bundle from Debian's busybox-static
-# and run a container from it with arca-runtime (as root).
+# arca's main job on a built-in default: build a busybox image from Debian's busybox-static,
+# pull it into arca's image store (verified blob by blob) and list it, then run a container
+# from the same busybox root filesystem with arca-runtime (as root). `arca run` from the store
+# comes with the engine.
 #
 #   scripts/demo.sh [COMMAND...]      default: a shell line that shows what the container sees
 set -euo pipefail
@@ -17,6 +19,15 @@ if [ $# -eq 0 ]; then
 fi
 bundle=$(mktemp -d /tmp/arca-demo.XXXXXX)
 trap 'rm -rf "$bundle"' EXIT
+arca=$(dirname "$runtime")/arca
+[ -x "$arca" ] || arca=target/x86_64-unknown-linux-gnu/release/arca
+if [ -x "$arca" ]; then
+	scripts/busybox-image.sh "$bundle/image" >/dev/null
+	echo "== arca pull oci-archive:busybox.tar, then arca images"
+	"$arca" --root "$bundle/store" pull -q "oci-archive:$bundle/image/image.tar" >/dev/null
+	"$arca" --root "$bundle/store" images
+	echo "== arca-runtime run"
+fi
 scripts/busybox-bundle.sh "$bundle" "$@" >/dev/null
 # The bundle's config.json sets hostname "runc" (runc spec's default); name ours.
 sed -i 's/"hostname": "runc"/"hostname": "arca-demo"/' "$bundle/config.json"

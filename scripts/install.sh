@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the release build of arca-runtime as /usr/local/bin/arca-runtime (or $PREFIX/bin),
-# immutable (chattr +i): a container that tricks arca into exec'ing its own binary can then
+# Installs the release builds of `arca` (the engine's CLI) and arca-runtime into
+# /usr/local/bin (or $PREFIX/bin). arca-runtime is made immutable (chattr +i): a container that tricks arca into exec'ing its own binary can then
 # not write it (CVE-2019-5736), and arca skips the re-exec it would otherwise do to protect
 # itself. Re-running replaces the installed binary.
 set -euo pipefail
@@ -19,3 +19,9 @@ if ! chattr +i "$dest" 2>/dev/null; then
 	echo "install.sh: $dest: this filesystem has no immutable flag; arca will protect itself by re-exec" >&2
 fi
 echo "$dest"
+engine=${ARCA_ENGINE:-target/x86_64-unknown-linux-gnu/release/arca}
+if [ -x "$engine" ]; then
+	install -m 0755 "$engine" "$(dirname "$dest")/arca.new"
+	mv -f "$(dirname "$dest")/arca.new" "$(dirname "$dest")/arca"
+	echo "$(dirname "$dest")/arca"
+fi
