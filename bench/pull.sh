@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench/pull.sh — pull and unpack one image from a loopback registry, side by side:
-# arca (arca-image's pull_unpack example: pull into the store, then build the rootfs, what
-# `arca run` will do), `podman pull` (pull + unpack into its overlay storage), and
-# `skopeo copy` + `umoci unpack`. The image is Debian bookworm minbase as one gzip layer (the
+# arca (arca-image's pull_unpack example: download, verify, decompress and unpack overlapped,
+# what `arca run` will do; also `--two-step`, the pull then the unpack), `podman pull` (pull +
+# unpack into its overlay storage), `skopeo copy` + `umoci unpack`, and `tar -xzf` of the layer
+# file (no registry) as the floor. The image is Debian bookworm minbase as one gzip layer (the
 # layer bench/unpack.sh makes), pushed by skopeo into Debian's docker-registry on 127.0.0.1.
 # Every run starts from empty stores on a freshly made ext4 scratch filesystem.
 #
@@ -99,14 +100,19 @@ skopeo_umoci() {
 	skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$ref" "oci:$mnt/oci:b" &&
 		umoci unpack --image "$mnt/oci:b" "$mnt/bundle"
 }
+tar_xzf() { mkdir "$mnt/rootfs" && tar -xzf "$layer" -C "$mnt/rootfs"; }
 labels=(arca)
 for i in $(seq "$RUNS"); do
 	time_one arca "$arca" "$ref" "$mnt/store" "$mnt/rootfs"
+	# The pull, then the unpack (what arca did before pull_unpack streamed).
+	time_one arca-two-step "$arca" --two-step "$ref" "$mnt/store" "$mnt/rootfs"
+	# The floor the issue sets: the local layer file alone, no registry.
+	time_one tar-xzf tar_xzf
 	if command -v podman >/dev/null; then time_one podman podman_pull; fi
 	time_one skopeo+umoci skopeo_umoci
 done
 command -v podman >/dev/null && labels+=(podman)
-labels+=(skopeo+umoci)
+labels+=(skopeo+umoci arca-two-step tar-xzf)
 {
 	echo "# pull + unpack of Debian bookworm minbase ($(du -h "$layer" | cut -f1) gzip layer) from a loopback registry, $RUNS runs, fresh ext4 each, including sync"
 	echo

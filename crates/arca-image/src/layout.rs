@@ -7,7 +7,6 @@
 //! without bound. Layers are not read here; [`Layout::open_layer`] hands out a reader that
 //! verifies as it streams.
 
-mod archive;
 mod error;
 mod image;
 mod import;
@@ -30,6 +29,8 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image::{ImageIndex, ANNOTATION_REF_NAME};
 
+use crate::archive::names;
+use crate::archive::reader::{self, TempDir};
 use crate::digest::{verify, Digest, HashingReader, VerifyingReader};
 
 /// Manifests, indexes and configs are a few KiB; 4 MiB is containerd's limit for the same
@@ -46,7 +47,7 @@ pub struct Layout {
     /// `oci:DIR` or `oci-archive:FILE`, the prefix of every error message.
     name: String,
     index: ImageIndex,
-    _extracted: Option<archive::TempDir>,
+    _extracted: Option<TempDir>,
 }
 
 impl Layout {
@@ -60,14 +61,23 @@ impl Layout {
     pub fn open_archive(file: impl AsRef<Path>) -> Result<Layout, LayoutError> {
         let file = file.as_ref();
         let name = format!("oci-archive:{}", file.display());
-        let tmp = archive::extract(file, &name)?;
+        let archive = File::open(file).map_err(|source| LayoutError::Io {
+            at: name.clone(),
+            source,
+        })?;
+        let tmp = reader::extract(archive, &name, &names::OCI_LAYOUT)?;
+        Layout::open_extracted(tmp, name)
+    }
+
+    /// A layout already extracted by the shared archive reader (which owns `tmp`).
+    pub(crate) fn open_extracted(tmp: TempDir, name: String) -> Result<Layout, LayoutError> {
         Layout::open_named(tmp.path().to_path_buf(), name, Some(tmp))
     }
 
     fn open_named(
         dir: PathBuf,
         name: String,
-        extracted: Option<archive::TempDir>,
+        extracted: Option<TempDir>,
     ) -> Result<Layout, LayoutError> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -170,7 +180,7 @@ impl Layout {
 }
 
 /// `oci-layout` and `index.json` carry no descriptor, so only the size cap protects us.
-fn read_small_file(path: &Path, at: &str) -> Result<Vec<u8>, LayoutError> {
+pub(crate) fn read_small_file(path: &Path, at: &str) -> Result<Vec<u8>, LayoutError> {
     let io_err = |source| LayoutError::Io {
         at: at.to_owned(),
         source,

@@ -6,9 +6,13 @@
 //! - [`store`]: the content-addressed blob store (`blobs/sha256/<hex>`): ingest, verify, fsync,
 //!   rename; nothing unverified is ever visible.
 //! - [`layout`]: OCI image layouts (`oci:DIR[:REF]`): index, platform choice, manifest, config.
+//! - [`archive`]: `save` and `load` of `docker-archive` and `oci-archive` tars, and the
+//!   path-safe archive reader `oci-archive:` pulls share.
 //! - [`media`]: media types and layer decompression (gzip, zstd, none).
 //! - [`reference`]: Docker-style image references (`busybox`, `host:5000/a/b:tag@sha256:…`).
-//! - [`registry`]: pulls from registries (OCI distribution) into the store, verified.
+//! - [`registry`]: pulls from registries (OCI distribution) into the store, verified; pushes
+//!   from it (blobs the registry lacks, then the manifest's exact bytes); pull and unpack
+//!   overlapped (`pull_unpack`), the rootfs committed only once everything checked.
 //! - [`unpack`]: streaming, path-safe extraction of layer tarballs (whiteouts, hardlinks,
 //!   devices, xattrs, ownership, modes, mtimes).
 //! - [`catalog`]: image names and records in SQLite, shared safely by concurrent arca processes.
@@ -16,6 +20,7 @@
 //! - [`rootfs`]: an image's root filesystem from the store, layer by layer, each diff_id
 //!   checked, committed by one rename.
 
+pub mod archive;
 pub mod catalog;
 pub mod digest;
 pub mod gc;

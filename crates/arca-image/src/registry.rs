@@ -15,14 +15,19 @@
 //!
 //! Layers download a few at a time ([`PullOptions::parallel`]), each streamed to disk. An
 //! async runtime lives only inside a pull: [`pull`] creates one, [`pull_async`] runs in the
-//! caller's.
+//! caller's. [`pull_unpack`] also builds the root filesystem while the layers arrive (each
+//! body teed to the store and to the unpacker; see `pipeline.rs`).
 
 mod blobs;
 mod error;
+mod pipeline;
+mod push;
 mod remote;
 mod resolve;
 
 pub use error::PullError;
+pub use pipeline::{pull_unpack, PullUnpackError};
+pub use push::{push, push_async, BlobPush, BlobReport, PushError, PushOptions, Pushed};
 pub use remote::plain_http;
 
 use std::fmt;
@@ -108,7 +113,35 @@ pub async fn pull_async(
 ) -> Result<Image, PullError> {
     let remote = remote::Remote::new(reference, opts);
     remote.authenticate().await?;
-    let resolved = resolve::resolve(&remote, &opts.platform).await?;
+    let (image, raw_manifest) = fetch_image(&remote, store, opts).await?;
+    let layers: Vec<(Digest, u64)> = image
+        .layers
+        .iter()
+        .map(|l| (l.digest.clone(), l.size))
+        .collect();
+    blobs::fetch(
+        &remote,
+        store,
+        &layers,
+        opts.parallel,
+        opts.progress.as_ref(),
+    )
+    .await?;
+    // The manifest last: once it is in the store, so is everything it names.
+    store_manifest(reference, store, &image, &raw_manifest)?;
+    Ok(image)
+}
+
+/// Resolves the reference to one manifest, fetches its config into the store and assembles
+/// the image; the layers are the caller's. Returns the manifest's exact bytes, which go into
+/// the store only once every layer has (see [`store_manifest`]).
+async fn fetch_image(
+    remote: &remote::Remote<'_>,
+    store: &Store,
+    opts: &PullOptions,
+) -> Result<(Image, bytes::Bytes), PullError> {
+    let reference = remote.reference;
+    let resolved = resolve::resolve(remote, &opts.platform).await?;
     let document = |source| PullError::Document {
         reference: Box::new(reference.clone()),
         source,
@@ -126,13 +159,12 @@ pub async fn pull_async(
             limit: MAX_JSON_SIZE,
         });
     }
-    let progress = opts.progress.as_ref();
     blobs::fetch(
-        &remote,
+        remote,
         store,
         &[(config_digest.clone(), config_size)],
         1,
-        progress,
+        opts.progress.as_ref(),
     )
     .await?;
     let config_raw = read_config(reference, store, &config_digest, config_size)?;
@@ -143,26 +175,23 @@ pub async fn pull_async(
         &format!("config {config_digest}"),
     )
     .map_err(document)?;
+    Ok((image, resolved.raw))
+}
 
-    let layers: Vec<(Digest, u64)> = image
-        .layers
-        .iter()
-        .map(|l| (l.digest.clone(), l.size))
-        .collect();
-    blobs::fetch(&remote, store, &layers, opts.parallel, progress).await?;
-
-    // The manifest last: once it is in the store, so is everything it names.
+/// The manifest into the store, last: once it is there, so is everything it names.
+fn store_manifest(
+    reference: &Reference,
+    store: &Store,
+    image: &Image,
+    raw: &[u8],
+) -> Result<(), PullError> {
     store
-        .ingest(
-            &image.manifest_digest,
-            image.manifest_size,
-            &resolved.raw[..],
-        )
+        .ingest(&image.manifest_digest, image.manifest_size, raw)
         .map_err(|source| PullError::Store {
             reference: Box::new(reference.clone()),
             source,
         })?;
-    Ok(image)
+    Ok(())
 }
 
 /// The config as the store holds it: verified when ingested, and at most `size` bytes

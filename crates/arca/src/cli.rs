@@ -25,12 +25,18 @@ pub struct Cli {
 pub enum Command {
     /// Copy an image into the local store (oci:DIR[:REF], oci-archive:FILE[:REF])
     Pull(PullArgs),
+    /// Send an image to a registry (to DESTINATION, default its own name)
+    Push(PushArgs),
     /// List images
     Images(ImagesArgs),
     /// Remove images (by name or id); blobs no image needs any more are deleted
     Rmi { images: Vec<String> },
     /// Give an image another name
     Tag { source: String, target: String },
+    /// Write images to a tar archive (docker-archive or oci-archive)
+    Save(SaveArgs),
+    /// Import the images of a tar archive (docker-archive or oci-archive)
+    Load(LoadArgs),
     /// Image subcommands
     #[command(subcommand)]
     Image(ImageCommand),
@@ -69,6 +75,20 @@ pub struct PullArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The local image (name or id)
+    pub image: String,
+    /// Where to push (REGISTRY/REPOSITORY[:TAG]); default: the image's own name
+    pub destination: Option<String>,
+    /// Print only the digest line
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// USER:PASSWORD for the registry
+    #[arg(long)]
+    pub creds: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ImagesArgs {
     /// Print only image ids
     #[arg(short, long)]
@@ -85,4 +105,33 @@ pub struct ImagesArgs {
 pub enum Format {
     Table,
     Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SaveArgs {
+    /// Images to save (names or ids)
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Write to this file instead of stdout
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Archive format (Podman's flag; Docker always writes docker-archive)
+    #[arg(long, value_enum, default_value = "docker-archive")]
+    pub format: ArchiveFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchiveFormat {
+    DockerArchive,
+    OciArchive,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// Read from this file instead of stdin
+    #[arg(short, long)]
+    pub input: Option<PathBuf>,
+    /// Suppress progress output
+    #[arg(short, long)]
+    pub quiet: bool,
 }

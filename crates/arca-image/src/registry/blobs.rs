@@ -29,6 +29,40 @@ pub(super) async fn fetch(
     parallel: usize,
     progress: Option<&Progress>,
 ) -> Result<Vec<Digest>, PullError> {
+    fetch_with(remote, store, blobs, parallel, progress, &NoTee).await
+}
+
+/// A sender for a copy of a download's bytes as they arrive, besides the store (the streaming
+/// unpack). The receiver sees an `Err` item if the download fails or is cancelled, and the
+/// end of the channel once the body ended; only the ingest's result says the bytes were right.
+pub(super) type Tee = mpsc::Sender<io::Result<Bytes>>;
+
+/// What [`fetch_with`] tells its caller about each download.
+pub(super) trait Hooks: Sync {
+    /// A download starts: `Some` to have its bytes copied to that channel too.
+    fn start(&self, digest: &Digest) -> Option<Tee>;
+    /// The blob is in the store, verified.
+    fn stored(&self, digest: &Digest);
+}
+
+struct NoTee;
+
+impl Hooks for NoTee {
+    fn start(&self, _: &Digest) -> Option<Tee> {
+        None
+    }
+    fn stored(&self, _: &Digest) {}
+}
+
+/// [`fetch`], telling `hooks` as each download starts and ends.
+pub(super) async fn fetch_with(
+    remote: &Remote<'_>,
+    store: &Store,
+    blobs: &[(Digest, u64)],
+    parallel: usize,
+    progress: Option<&Progress>,
+    hooks: &dyn Hooks,
+) -> Result<Vec<Digest>, PullError> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut wanted: Vec<&(Digest, u64)> = Vec::new();
     for b in blobs {
@@ -41,9 +75,10 @@ pub(super) async fn fetch(
         .map(|(digest, size)| {
             let stop = stop.clone();
             async move {
-                let r = fetch_one(remote, store, digest, *size, progress, &stop).await;
-                if r.is_err() {
-                    stop.store(true, Ordering::Relaxed);
+                let r = fetch_one(remote, store, digest, *size, progress, &stop, hooks).await;
+                match &r {
+                    Ok(()) => hooks.stored(digest),
+                    Err(_) => stop.store(true, Ordering::Relaxed),
                 }
                 r.map(|()| digest.clone())
             }
@@ -86,11 +121,19 @@ async fn fetch_one(
     size: u64,
     progress: Option<&Progress>,
     stop: &AtomicBool,
+    hooks: &dyn Hooks,
 ) -> Result<(), Fail> {
     if stop.load(Ordering::Relaxed) {
         return Err(Fail::Cancelled);
     }
-    let mut stream = remote.blob(digest).await?;
+    let mut tee = hooks.start(digest);
+    let mut stream = match remote.blob(digest).await {
+        Ok(s) => s,
+        Err(e) => {
+            tee_fail(tee, "the download failed").await;
+            return Err(e.into());
+        }
+    };
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
     let reader = ChannelReader {
         rx,
@@ -117,9 +160,17 @@ async fn fetch_one(
             Err(e) => Err(e),
         };
         let last = item.is_err();
+        let copy = item.as_ref().ok().cloned();
         // The ingest stopped reading (it refused the blob): its result says why.
         if tx.send(item).await.is_err() || last {
             break;
+        }
+        // The store first, then the copy: a reader that gave up (the unpack failed) does not
+        // stop the ingest, whose verdict is what the caller reports.
+        if let (Some(t), Some(chunk)) = (&tee, copy) {
+            if t.send(Ok(chunk)).await.is_err() {
+                tee = None;
+            }
         }
     }
     drop(tx);
@@ -129,11 +180,22 @@ async fn fetch_one(
             source: io::Error::other(format!("ingest thread failed: {join}")),
         })
     });
+    if cancelled || result.is_err() {
+        tee_fail(tee, "the download failed").await;
+    }
+    // Otherwise the copy ends here, as the body did.
     match result {
         Ok(_) if cancelled => Err(Fail::Cancelled),
         Ok(_) => Ok(()),
         Err(_) if cancelled => Err(Fail::Cancelled),
         Err(e) => Err(Fail::Error(classify(remote, digest, e))),
+    }
+}
+
+/// Ends a copy with an error, so its reader cannot mistake a cut-off body for a whole one.
+async fn tee_fail(tee: Option<Tee>, why: &str) {
+    if let Some(t) = tee {
+        let _ = t.send(Err(io::Error::other(why.to_owned()))).await;
     }
 }
 
@@ -173,13 +235,27 @@ fn classify(remote: &Remote<'_>, digest: &Digest, e: StoreError) -> PullError {
 
 /// The blocking side of the channel, as the `Read` that [`Store::ingest`] takes. Reports
 /// progress as the store consumes bytes, so "done" means "hashed and written".
-struct ChannelReader {
+pub(super) struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     chunk: Bytes,
     digest: Digest,
     size: u64,
     done: u64,
     progress: Option<Progress>,
+}
+
+impl ChannelReader {
+    /// A reader of `rx` that reports no progress (the unpack's side of a [`Tee`]).
+    pub(super) fn plain(rx: mpsc::Receiver<io::Result<Bytes>>, digest: Digest) -> ChannelReader {
+        ChannelReader {
+            rx,
+            chunk: Bytes::new(),
+            digest,
+            size: 0,
+            done: 0,
+            progress: None,
+        }
+    }
 }
 
 impl Read for ChannelReader {

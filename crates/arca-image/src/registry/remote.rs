@@ -87,6 +87,13 @@ impl<'a> Remote<'a> {
         }
     }
 
+    /// The client, the reference in its form and the credentials, for the push side
+    /// (push.rs): it shares this connection setup and [`error`](Self::error), but speaks its
+    /// own requests.
+    pub(super) fn parts(&self) -> (&Client, &oci_client::Reference, &RegistryAuth) {
+        (&self.client, &self.base, &self.auth)
+    }
+
     /// Asks `/v2/` how to authenticate and, for a bearer challenge, fetches a pull token
     /// for this repository (with the credentials, if any). Done up front so a refused login
     /// is reported as such, not as the 401 of whatever request came first.

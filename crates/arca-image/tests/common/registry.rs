@@ -159,6 +159,24 @@ impl Registry {
             .filter(|l| l.contains("\"GET ") && l.contains(&needle))
             .count()
     }
+
+    /// How many blob uploads were committed (`PUT .../blobs/uploads/...?digest=`), from the
+    /// access log: one per blob a client actually sent.
+    pub fn blob_uploads(&self) -> usize {
+        self.access_lines("\"PUT ", &["/blobs/uploads/", "digest="])
+    }
+
+    /// How many cross-repository mounts were asked for (`POST .../blobs/uploads/?mount=`).
+    pub fn blob_mounts(&self) -> usize {
+        self.access_lines("\"POST ", &["/blobs/uploads/", "mount="])
+    }
+
+    fn access_lines(&self, method: &str, needles: &[&str]) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap();
+        log.lines()
+            .filter(|l| l.contains(method) && needles.iter().all(|n| l.contains(n)))
+            .count()
+    }
 }
 
 impl Drop for Registry {

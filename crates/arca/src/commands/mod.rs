@@ -2,8 +2,11 @@
 
 mod images;
 mod inspect;
+mod load;
 mod pull;
+mod push;
 mod rmi;
+mod save;
 mod tag;
 
 use std::path::Path;
@@ -34,11 +37,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let state = || ImageState::open(&cli.root);
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&mut state()?, &a),
+        Command::Push(a) => push::push(&state()?, &a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&state()?, &a),
         Command::Rmi { images } | Command::Image(ImageCommand::Rm { images }) => {
             rmi::rmi(&mut state()?, &images)
         }
         Command::Tag { source, target } => tag::tag(&mut state()?, &source, &target),
+        Command::Save(a) => save::save(&state()?, &a),
+        Command::Load(a) => load::load(&mut state()?, &a),
         Command::Image(ImageCommand::Inspect { images }) => inspect::inspect(&state()?, &images),
         Command::Image(ImageCommand::Prune { .. }) => rmi::prune(&state()?),
     }

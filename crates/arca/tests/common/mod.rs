@@ -1,0 +1,124 @@
+//! What the `arca` CLI tests share: a scratch root per test, the binary run as a user would,
+//! an image built by umoci, and arca-image's test registry.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The registry of arca-image's tests (Debian's docker-registry on a free loopback port),
+/// shared rather than copied.
+#[path = "../../../arca-image/tests/common/registry.rs"]
+pub mod registry;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn arca(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_arca"))
+            .arg("--root")
+            .arg(self.path().join("root"))
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.arca(args);
+        assert!(
+            out.status.success(),
+            "arca {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.arca(args);
+        assert!(!out.status.success(), "arca {args:?} succeeded");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn blobs(&self) -> Vec<String> {
+        let dir = self.path().join("root/images/blobs/sha256");
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    pub fn images_json(&self) -> Vec<Value> {
+        serde_json::from_str::<Value>(&self.ok(&["images", "--format", "json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+pub fn run(dir: &Path, program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed (apt-get install {program}): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An OCI layout `dir/name` with image `v1` (two layers: /etc/app/conf, then /hello).
+pub fn umoci_image(dir: &Path, name: &str) -> PathBuf {
+    let b = format!("{name}-bundle");
+    run(dir, "umoci", &["init", "--layout", name]);
+    run(dir, "umoci", &["new", "--image", &format!("{name}:v1")]);
+    run(
+        dir,
+        "umoci",
+        &["unpack", "--image", &format!("{name}:v1"), &b],
+    );
+    let rootfs = dir.join(&b).join("rootfs");
+    fs::create_dir_all(rootfs.join("etc/app")).unwrap();
+    fs::write(rootfs.join("etc/app/conf"), "x=1\n").unwrap();
+    run(
+        dir,
+        "umoci",
+        &[
+            "repack",
+            "--refresh-bundle",
+            "--image",
+            &format!("{name}:v1"),
+            &b,
+        ],
+    );
+    fs::write(rootfs.join("hello"), "hi\n").unwrap();
+    run(
+        dir,
+        "umoci",
+        &["repack", "--image", &format!("{name}:v1"), &b],
+    );
+    dir.join(name)
+}
