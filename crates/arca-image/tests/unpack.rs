@@ -316,3 +316,24 @@ fn matches_umoci() {
         theirs.keys().collect::<Vec<_>>()
     );
 }
+
+/// A layer that deletes and adds files in a directory it carries no entry for leaves that
+/// directory's times as the lower layer set them (builders omit a directory whose times did
+/// not change), not at the time of the unpack.
+#[test]
+fn directory_without_an_entry_keeps_the_lower_layers_times() {
+    let s = Scratch::new();
+    let mut l = Layer::new();
+    l.dir("d", 0o755)
+        .file("d/a", b"a", 0o644)
+        .file("d/keep", b"k", 0o644);
+    s.unpack(&l.finish(), Whiteouts::Apply).unwrap();
+    let mtime = |p: &str| std::fs::symlink_metadata(s.dest.join(p)).unwrap().mtime();
+    assert_eq!(mtime("d"), 1_600_000_000);
+    let mut l = Layer::new();
+    l.file("d/.wh.a", b"", 0o644).file("d/b", b"b", 0o644);
+    s.unpack(&l.finish(), Whiteouts::Apply).unwrap();
+    assert!(!s.dest.join("d/a").exists() && s.dest.join("d/b").exists());
+    assert_eq!(mtime("d"), 1_600_000_000);
+    s.assert_outside_untouched();
+}

@@ -84,6 +84,7 @@ pub fn unpack(
         opts,
         created: Created::new(),
         dirs: HashMap::new(),
+        touched: HashMap::new(),
         stats: UnpackStats::default(),
         buf: vec![0; 256 * 1024],
     };
@@ -93,6 +94,7 @@ pub fn unpack(
         u.stats.entries += 1;
         u.entry(&mut entry)?;
     }
+    u.restore_touched()?;
     u.finish_dirs()?;
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(UnpackError::Stream)?;
@@ -109,8 +111,20 @@ struct DeferredDir {
     id: (u64, u64),
 }
 
+/// A directory this layer changed without carrying an entry for it: its times before the
+/// layer, put back at the end. Image builders leave such a directory out precisely because its
+/// times did not change in the source, so the kernel's "now" (from creating or deleting
+/// children in it) would be a difference the image does not have (containerd and umoci keep
+/// the lower layer's times too).
+#[derive(Debug)]
+struct TouchedDir {
+    id: (u64, u64),
+    times: rustix::fs::Timestamps,
+}
+
 struct Unpacker<'o> {
     root: Root,
+    touched: HashMap<PathBuf, TouchedDir>,
     opts: &'o UnpackOptions,
     /// Only maintained in `Whiteouts::Apply`: what this layer made, which whiteouts spare.
     created: Created,
@@ -146,6 +160,30 @@ impl Unpacker<'_> {
             .resolve_parent(&parent_path, &mut note)
             .map_err(|e| UnpackError::entry(&path, "resolve parent", e))?;
         let parent = self.root.cached_parent();
+        if !self.touched.contains_key(&parent_path) {
+            if let Ok(st) = rustix::fs::fstat(parent) {
+                let ts = |sec: i64, nsec: i64| rustix::fs::Timespec {
+                    tv_sec: sec,
+                    tv_nsec: nsec,
+                };
+                self.touched.insert(
+                    parent_path.clone(),
+                    TouchedDir {
+                        id: (st.st_dev, st.st_ino),
+                        times: rustix::fs::Timestamps {
+                            last_access: ts(
+                                st.st_atime,
+                                i64::try_from(st.st_atime_nsec).unwrap_or(0),
+                            ),
+                            last_modification: ts(
+                                st.st_mtime,
+                                i64::try_from(st.st_mtime_nsec).unwrap_or(0),
+                            ),
+                        },
+                    },
+                );
+            }
+        }
 
         match path::classify(&name) {
             path::Kind::Plain => {}
@@ -215,6 +253,28 @@ impl Unpacker<'_> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Puts back the times of the directories this layer changed (see [`TouchedDir`]). Before
+    /// [`Self::finish_dirs`]: a directory the layer does carry gets the layer's times after.
+    fn restore_touched(&mut self) -> Result<(), UnpackError> {
+        for (path, t) in std::mem::take(&mut self.touched) {
+            let fd = match self
+                .root
+                .open_in(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)
+            {
+                Ok(fd) => fd,
+                Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
+                Err(e) => return Err(UnpackError::entry(&path, "open directory", e)),
+            };
+            let st = rustix::fs::fstat(&fd).map_err(|e| UnpackError::entry(&path, "stat", e))?;
+            if (st.st_dev, st.st_ino) != t.id {
+                continue;
+            }
+            rustix::fs::futimens(&fd, &t.times)
+                .map_err(|e| UnpackError::entry(&path, "restore times", e))?;
         }
         Ok(())
     }
