@@ -2,6 +2,7 @@
 //! filesystem. Everything read is verified against its digest before it is trusted, and every
 //! path taken from a layer is resolved beneath the layer's directory by file descriptor.
 //!
+//! - [`auth`]: registry credentials in Podman's auth.json (and Docker's config.json, read).
 //! - [`digest`]: `sha256:<hex>` digests, parsed and checked; hashing readers and writers.
 //! - [`store`]: the content-addressed blob store (`blobs/sha256/<hex>`): ingest, verify, fsync,
 //!   rename; nothing unverified is ever visible.
@@ -21,6 +22,7 @@
 //!   checked, committed by one rename.
 
 pub mod archive;
+pub mod auth;
 pub mod catalog;
 pub mod digest;
 pub mod gc;

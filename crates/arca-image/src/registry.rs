@@ -20,12 +20,14 @@
 
 mod blobs;
 mod error;
+mod login;
 mod pipeline;
 mod push;
 mod remote;
 mod resolve;
 
 pub use error::PullError;
+pub use login::{login, LoginError};
 pub use pipeline::{pull_unpack, PullUnpackError};
 pub use push::{push, push_async, BlobPush, BlobReport, PushError, PushOptions, Pushed};
 pub use remote::plain_http;

@@ -37,6 +37,10 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the images of a tar archive (docker-archive or oci-archive)
     Load(LoadArgs),
+    /// Check credentials against a registry and store them (Podman's auth.json)
+    Login(LoginArgs),
+    /// Remove a registry's stored credentials
+    Logout(LogoutArgs),
     /// Image subcommands
     #[command(subcommand)]
     Image(ImageCommand),
@@ -72,6 +76,12 @@ pub struct PullArgs {
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,
+    /// USER:PASSWORD for the registry (default: the stored login, if any)
+    #[arg(long)]
+    pub creds: Option<String>,
+    /// Credentials file (default: Podman's auth.json, then Docker's config.json)
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,9 +93,39 @@ pub struct PushArgs {
     /// Print only the digest line
     #[arg(short, long)]
     pub quiet: bool,
-    /// USER:PASSWORD for the registry
+    /// USER:PASSWORD for the registry (default: the stored login, if any)
     #[arg(long)]
     pub creds: Option<String>,
+    /// Credentials file (default: Podman's auth.json, then Docker's config.json)
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// The registry (host[:port]; `docker.io` for Docker Hub)
+    pub registry: String,
+    /// Credentials file to write (default: Podman's: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, /run/containers/UID/auth.json)
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// The password (visible to other users in the process list; prefer --password-stdin)
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogoutArgs {
+    /// The registry (host[:port])
+    pub registry: String,
+    /// Credentials file (default: as for login)
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

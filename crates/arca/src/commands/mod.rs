@@ -3,6 +3,7 @@
 mod images;
 mod inspect;
 mod load;
+mod login;
 mod pull;
 mod push;
 mod rmi;
@@ -38,6 +39,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&mut state()?, &a),
         Command::Push(a) => push::push(&state()?, &a),
+        // No store needed: credentials live in their own file.
+        Command::Login(a) => login::login(&a),
+        Command::Logout(a) => login::logout(&a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&state()?, &a),
         Command::Rmi { images } | Command::Image(ImageCommand::Rm { images }) => {
             rmi::rmi(&mut state()?, &images)

@@ -49,8 +49,14 @@ pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
 
 fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -> Result<i32> {
     let reference = Reference::parse(&a.image)?;
+    let auth = super::login::credentials(
+        a.creds.as_deref(),
+        a.authfile.as_deref(),
+        reference.registry(),
+    )?;
     let opts = PullOptions {
         platform,
+        auth,
         progress: crate::progress::reporter(a.quiet),
         ..PullOptions::default()
     };

@@ -1,6 +1,6 @@
 //! `arca push NAME [DEST]`: an image from the store to a registry, as `docker push` (DEST
 //! defaults to NAME, which must then be a registry reference) and `podman push` (an explicit
-//! DEST, `--creds`). A line per blob says whether the registry had it, mounted it from another
+//! DEST, `--creds`; without it, the login `arca login` stored). A line per blob says whether the registry had it, mounted it from another
 //! repository or received it, then Docker's `NAME: digest: … size: …`. Nothing is recorded:
 //! like Docker and Podman, a push does not name the image DEST locally.
 
@@ -30,15 +30,8 @@ pub fn push(state: &ImageState, a: &PushArgs) -> Result<i32> {
             ))
         }
     };
-    let auth = a
-        .creds
-        .as_deref()
-        .map(|c| {
-            c.split_once(':')
-                .map(|(u, p)| (u.to_owned(), p.to_owned()))
-                .ok_or_else(|| anyhow!("--creds: want USER:PASSWORD"))
-        })
-        .transpose()?;
+    let auth =
+        super::login::credentials(a.creds.as_deref(), a.authfile.as_deref(), dest.registry())?;
     let quiet = a.quiet;
     let opts = PushOptions {
         auth,

@@ -34,6 +34,9 @@ impl Env {
             .arg("--root")
             .arg(self.path().join("root"))
             .args(args)
+            // Stored logins are the test's own: never the host's Podman or Docker files.
+            .env("REGISTRY_AUTH_FILE", self.path().join("auth.json"))
+            .env("DOCKER_CONFIG", self.path().join("docker"))
             .current_dir(self.path())
             .output()
             .unwrap()
