@@ -12,9 +12,8 @@ use arca_image::media::{decompress, Compression};
 use arca_image::store::Store;
 use serde_json::json;
 
-fn amd64() -> PlatformSpec {
-    PlatformSpec::new("linux", "amd64", None)
-}
+mod common;
+use common::amd64;
 
 /// The tools we did not write are required, never skipped: scripts/test.sh installs them.
 fn have(tool: &str) -> bool {

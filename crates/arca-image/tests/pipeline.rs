@@ -8,38 +8,22 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arca_image::digest::Digest;
-use arca_image::layout::{Image, Layout, PlatformSpec};
+use arca_image::layout::{Image, Layout};
 use arca_image::reference::Reference;
 use arca_image::registry::{pull, pull_unpack, PullError, PullOptions, PullUnpackError};
 use arca_image::rootfs::RootfsError;
 use arca_image::store::Store;
 use common::registry::Registry;
-use common::{snapshot, umoci, Layer};
-use serde_json::json;
-
-fn amd64() -> PlatformSpec {
-    PlatformSpec::new("linux", "amd64", None)
-}
+use common::{amd64, layout_with_diff_id, sh, snapshot, umoci, Layer};
 
 fn opts() -> PullOptions {
     PullOptions {
         platform: amd64(),
         ..PullOptions::default()
     }
-}
-
-fn sh(dir: &Path, cmd: &str) {
-    let st = std::process::Command::new("sh")
-        .arg("-ec")
-        .arg(cmd)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(st.success(), "{cmd}");
 }
 
 fn r(s: &str) -> Reference {
@@ -197,38 +181,6 @@ fn layer_corrupted_in_the_registry_commits_and_stores_nothing() {
     for d in store.list().unwrap() {
         store.verify_blob(&d).unwrap();
     }
-}
-
-/// A one-layer gzip image whose config names `diff_id` (or the true one), written by hand.
-fn layout_with_diff_id(dir: &Path, tar: &[u8], diff_id: Option<&Digest>) {
-    let blobs = dir.join("blobs/sha256");
-    fs::create_dir_all(&blobs).unwrap();
-    let put = |data: &[u8]| -> (String, usize) {
-        let d = Digest::sha256_of(data);
-        fs::write(blobs.join(d.hex()), data).unwrap();
-        (d.to_string(), data.len())
-    };
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(tar).unwrap();
-    let (layer, layer_size) = put(&gz.finish().unwrap());
-    let real = Digest::sha256_of(tar).to_string();
-    let diff_id = diff_id.map_or(real, ToString::to_string);
-    let config = json!({"architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}});
-    let (config, config_size) = put(config.to_string().as_bytes());
-    let manifest = json!({"schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": config, "size": config_size},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": layer, "size": layer_size}]});
-    let (manifest, manifest_size) = put(manifest.to_string().as_bytes());
-    let index = json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": manifest, "size": manifest_size,
-        "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
-    fs::write(dir.join("index.json"), index.to_string()).unwrap();
-    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
 }
 
 #[test]

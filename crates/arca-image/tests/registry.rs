@@ -16,28 +16,14 @@ use arca_image::registry::{pull, Progress, PullError, PullOptions};
 use arca_image::rootfs;
 use arca_image::store::Store;
 use common::registry::Registry;
-use common::{snapshot, umoci};
+use common::{amd64, sh, snapshot, umoci};
 use serde_json::json;
-
-fn amd64() -> PlatformSpec {
-    PlatformSpec::new("linux", "amd64", None)
-}
 
 fn opts() -> PullOptions {
     PullOptions {
         platform: amd64(),
         ..PullOptions::default()
     }
-}
-
-fn sh(dir: &Path, cmd: &str) {
-    let st = std::process::Command::new("sh")
-        .arg("-ec")
-        .arg(cmd)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(st.success(), "{cmd}");
 }
 
 /// Layout `L` with `base` (one layer) and `app` (base's layer + one of its own).

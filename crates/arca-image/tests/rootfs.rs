@@ -10,25 +10,10 @@ use std::io::Write;
 use std::path::Path;
 
 use arca_image::digest::Digest;
-use arca_image::layout::{Layout, PlatformSpec};
+use arca_image::layout::Layout;
 use arca_image::rootfs::{self, RootfsError};
 use arca_image::store::Store;
-use common::{snapshot, umoci, Layer};
-use serde_json::json;
-
-fn amd64() -> PlatformSpec {
-    PlatformSpec::new("linux", "amd64", None)
-}
-
-fn sh(dir: &Path, cmd: &str) {
-    let st = std::process::Command::new("sh")
-        .arg("-ec")
-        .arg(cmd)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(st.success(), "{cmd}");
-}
+use common::{amd64, sh, snapshot, umoci, Layer};
 
 /// Nothing but `keep` (if given) in `dir`: no half-built tree, no temporary directory.
 fn assert_only(dir: &Path, keep: &[&str]) {
@@ -91,36 +76,9 @@ fn two_umoci_layers_unpack_like_umoci() {
     assert_only(&w.join("rootfs"), &["ours"]);
 }
 
-/// A hand-made layout of one gzip layer whose config names `diff_id`.
+/// The hand-made one-layer layout of [`common::layout_with_diff_id`], opened.
 fn layout_with_diff_id(dir: &Path, tar: &[u8], diff_id: Option<&Digest>) -> Layout {
-    let blobs = dir.join("blobs/sha256");
-    fs::create_dir_all(&blobs).unwrap();
-    let put = |data: &[u8]| -> (String, usize) {
-        let d = Digest::sha256_of(data);
-        fs::write(blobs.join(d.hex()), data).unwrap();
-        (d.to_string(), data.len())
-    };
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(tar).unwrap();
-    let (layer, layer_size) = put(&gz.finish().unwrap());
-    let real = Digest::sha256_of(tar).to_string();
-    let diff_id = diff_id.map_or(real, ToString::to_string);
-    let config = json!({"architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}});
-    let (config, config_size) = put(config.to_string().as_bytes());
-    let manifest = json!({"schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": config, "size": config_size},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": layer, "size": layer_size}]});
-    let (manifest, manifest_size) = put(manifest.to_string().as_bytes());
-    let index = json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": manifest, "size": manifest_size,
-        "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
-    fs::write(dir.join("index.json"), index.to_string()).unwrap();
-    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    common::layout_with_diff_id(dir, tar, diff_id);
     Layout::open(dir).unwrap()
 }
 

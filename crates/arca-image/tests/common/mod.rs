@@ -295,3 +295,55 @@ pub fn umoci(args: &[&str], dir: &Path) -> bool {
     );
     true
 }
+
+/// This host's platform as the tests name it (the images they build are linux/amd64).
+pub fn amd64() -> arca_image::layout::PlatformSpec {
+    arca_image::layout::PlatformSpec::new("linux", "amd64", None)
+}
+
+/// Runs `sh -ec CMD` in `dir`, asserting success (to shape a bundle's rootfs).
+pub fn sh(dir: &Path, cmd: &str) {
+    let st = std::process::Command::new("sh")
+        .arg("-ec")
+        .arg(cmd)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+/// A one-layer gzip OCI layout in `dir`, ref `t`, written by hand: its config names `diff_id`
+/// (or the layer's true one), which no tool we did not write would get wrong on purpose.
+pub fn layout_with_diff_id(dir: &Path, tar: &[u8], diff_id: Option<&arca_image::digest::Digest>) {
+    use arca_image::digest::Digest;
+    use serde_json::json;
+    use std::io::Write;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8]| -> (String, usize) {
+        let d = Digest::sha256_of(data);
+        std::fs::write(blobs.join(d.hex()), data).unwrap();
+        (d.to_string(), data.len())
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(tar).unwrap();
+    let (layer, layer_size) = put(&gz.finish().unwrap());
+    let real = Digest::sha256_of(tar).to_string();
+    let diff_id = diff_id.map_or(real, ToString::to_string);
+    let config = json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}});
+    let (config, config_size) = put(config.to_string().as_bytes());
+    let manifest = json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer, "size": layer_size}]});
+    let (manifest, manifest_size) = put(manifest.to_string().as_bytes());
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest, "size": manifest_size,
+        "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
