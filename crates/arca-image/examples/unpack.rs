@@ -23,6 +23,8 @@ fn main() {
     let opts = UnpackOptions {
         whiteouts: Whiteouts::Apply,
         preserve_owner: rustix::process::geteuid().is_root(),
+        objects: None,
+        lowers: Vec::new(),
     };
     match unpack(reader, std::path::Path::new(dest), &opts) {
         Ok(stats) => println!(

@@ -49,6 +49,10 @@ pub struct ImageRecord {
     /// The config's `created`, if any (RFC 3339).
     pub created: Option<String>,
     pub names: Vec<String>,
+    /// The layers' chain IDs, base first: the snapshots the image needs.
+    pub chain: Vec<Digest>,
+    /// Bytes of file content once unpacked, when every layer's is recorded.
+    pub unpacked_size: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -99,9 +103,19 @@ impl Catalog {
             CREATE TABLE IF NOT EXISTS names (
                 name TEXT PRIMARY KEY,
                 image_id TEXT NOT NULL REFERENCES images(id)
+            );
+            CREATE TABLE IF NOT EXISTS layers (
+                chain_id TEXT PRIMARY KEY,
+                diff_id TEXT NOT NULL,
+                size INTEGER NOT NULL
             );",
         )
         .map_err(err)?;
+        // Catalogs made before snapshots have no chain column (NULL there: computed then).
+        if conn.prepare("SELECT chain FROM images LIMIT 0").is_err() {
+            conn.execute_batch("ALTER TABLE images ADD COLUMN chain TEXT")
+                .map_err(err)?;
+        }
         Ok(Catalog { conn, path: shown })
     }
 
@@ -123,6 +137,8 @@ impl Catalog {
         blobs.extend(image.layers.iter().map(|l| l.digest.clone()));
         let size: u64 = image.layers.iter().map(|l| l.size).sum();
         let blob_list = serde_json::to_string(&blobs).unwrap_or_default();
+        let chain = crate::snapshot::chain_ids(image.layers.iter().map(|l| &l.diff_id));
+        let chain_list = serde_json::to_string(&chain).unwrap_or_default();
         let created = image.config.created().clone();
         let id = image.config_digest.to_string();
         let path = self.path.clone();
@@ -132,15 +148,17 @@ impl Catalog {
         };
         let tx = self.conn.transaction().map_err(&err)?;
         tx.execute(
-            "INSERT INTO images (id, manifest_digest, blobs, size, created)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO UPDATE SET manifest_digest = ?2, blobs = ?3, size = ?4",
+            "INSERT INTO images (id, manifest_digest, blobs, size, created, chain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET manifest_digest = ?2, blobs = ?3, size = ?4,
+                chain = ?6",
             params![
                 id,
                 image.manifest_digest.to_string(),
                 blob_list,
                 size,
-                created
+                created,
+                chain_list
             ],
         )
         .map_err(&err)?;
@@ -193,7 +211,7 @@ impl Catalog {
         let row = self
             .conn
             .query_row(
-                "SELECT manifest_digest, blobs, size, created FROM images WHERE id = ?1",
+                "SELECT manifest_digest, blobs, size, created, chain FROM images WHERE id = ?1",
                 params![id.to_string()],
                 |r| {
                     Ok((
@@ -201,12 +219,13 @@ impl Catalog {
                         r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
                         r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
             .optional()
             .map_err(self.db())?;
-        let Some((manifest, blobs, size, created)) = row else {
+        let Some((manifest, blobs, size, created, chain)) = row else {
             return Ok(None);
         };
         let id_s = id.to_string();
@@ -216,6 +235,18 @@ impl Catalog {
                 id: id_s.clone(),
                 reason: format!("blobs: {e}"),
             })?;
+        let chain: Vec<Digest> = match chain {
+            Some(c) => serde_json::from_str(&c).map_err(|e| CatalogError::Corrupt {
+                path: self.path.clone(),
+                id: id_s.clone(),
+                reason: format!("chain: {e}"),
+            })?,
+            None => Vec::new(),
+        };
+        let mut unpacked_size = Some(0u64);
+        for c in &chain {
+            unpacked_size = unpacked_size.zip(self.layer_size(c)?).map(|(a, b)| a + b);
+        }
         let mut stmt = self
             .conn
             .prepare("SELECT name FROM names WHERE image_id = ?1 ORDER BY name")
@@ -233,7 +264,57 @@ impl Catalog {
             size: u64::try_from(size).unwrap_or(0),
             created,
             names,
+            chain,
+            unpacked_size,
         }))
+    }
+
+    /// Records that the snapshot `chain_id` (layer `diff_id`) holds `size` bytes of file
+    /// content. Kept when already recorded: a layer's content does not change.
+    pub fn record_layer(
+        &mut self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        size: u64,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO layers (chain_id, diff_id, size) VALUES (?1, ?2, ?3)",
+                params![
+                    chain_id.to_string(),
+                    diff_id.to_string(),
+                    i64::try_from(size).unwrap_or(i64::MAX)
+                ],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Forgets layer records whose snapshot was collected.
+    pub fn forget_layers(&mut self, chain_ids: &[Digest]) -> Result<(), CatalogError> {
+        for c in chain_ids {
+            self.conn
+                .execute(
+                    "DELETE FROM layers WHERE chain_id = ?1",
+                    params![c.to_string()],
+                )
+                .map_err(self.db())?;
+        }
+        Ok(())
+    }
+
+    /// The recorded size of the snapshot `chain_id`.
+    pub fn layer_size(&self, chain_id: &Digest) -> Result<Option<u64>, CatalogError> {
+        let size: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT size FROM layers WHERE chain_id = ?1",
+                params![chain_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        Ok(size.map(|s| u64::try_from(s).unwrap_or(0)))
     }
 
     fn parse_digest(&self, id: &str, s: &str) -> Result<Digest, CatalogError> {

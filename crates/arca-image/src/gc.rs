@@ -11,6 +11,7 @@ use std::path::Path;
 use rustix::fs::{flock, FlockOperation};
 
 use crate::catalog::{Catalog, CatalogError};
+use crate::snapshot::{SnapshotError, Snapshots};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,8 @@ pub enum GcError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }
 
 /// Held while it lives (flock on `<root>/gc.lock`; released when the process dies).
@@ -65,6 +68,11 @@ impl GcLock {
 pub fn collect(store: &Store, catalog: &Catalog) -> Result<u64, GcError> {
     let _lock = GcLock::exclusive(store.root())?;
     let roots: HashSet<_> = catalog.list()?.into_iter().flat_map(|r| r.blobs).collect();
+    collect_blobs(store, &roots)
+}
+
+/// Deletes the blobs not in `roots`; the caller holds the exclusive lock.
+fn collect_blobs(store: &Store, roots: &HashSet<crate::digest::Digest>) -> Result<u64, GcError> {
     let mut freed = 0;
     for blob in store.list()? {
         if !roots.contains(&blob) {
@@ -73,4 +81,41 @@ pub fn collect(store: &Store, catalog: &Catalog) -> Result<u64, GcError> {
         }
     }
     Ok(freed)
+}
+
+/// What [`collect_all`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub blob_bytes: u64,
+    pub snapshots: usize,
+    pub objects: u64,
+    pub object_bytes: u64,
+}
+
+/// [`collect`], then the committed snapshots no image or container needs, then the file
+/// objects no snapshot links, all under one exclusive lock.
+pub fn collect_all(
+    store: &Store,
+    catalog: &mut Catalog,
+    snapshots: &Snapshots,
+) -> Result<Collected, GcError> {
+    let _lock = GcLock::exclusive(store.root())?;
+    let images = catalog.list()?;
+    let roots: HashSet<_> = images
+        .iter()
+        .flat_map(|r| r.blobs.iter().cloned())
+        .collect();
+    let mut out = Collected {
+        blob_bytes: collect_blobs(store, &roots)?,
+        ..Collected::default()
+    };
+    let keep: HashSet<_> = images.into_iter().flat_map(|r| r.chain).collect();
+    let before = snapshots.objects().usage().unwrap_or_default();
+    let removed = snapshots.collect(&keep)?;
+    catalog.forget_layers(&removed)?;
+    let after = snapshots.objects().usage().unwrap_or_default();
+    out.snapshots = removed.len();
+    out.objects = before.objects.saturating_sub(after.objects);
+    out.object_bytes = before.bytes.saturating_sub(after.bytes);
+    Ok(out)
 }

@@ -16,8 +16,12 @@
 //!   overlapped (`pull_unpack`), the rootfs committed only once everything checked.
 //! - [`unpack`]: streaming, path-safe extraction of layer tarballs (whiteouts, hardlinks,
 //!   devices, xattrs, ownership, modes, mtimes).
+//! - [`objects`]: file-level dedup: each unpacked file a content-addressed object, hardlinked
+//!   into the layer trees.
 //! - [`catalog`]: image names and records in SQLite, shared safely by concurrent arca processes.
 //! - [`gc`]: blob garbage collection from the catalog's roots, locked against concurrent pulls.
+//! - [`snapshot`]: layers unpacked once per chain ID (overlay or copy driver), and a writable
+//!   snapshot per container on top.
 //! - [`rootfs`]: an image's root filesystem from the store, layer by layer, each diff_id
 //!   checked, committed by one rename.
 
@@ -28,8 +32,10 @@ pub mod digest;
 pub mod gc;
 pub mod layout;
 pub mod media;
+pub mod objects;
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
+pub mod snapshot;
 pub mod store;
 pub mod unpack;

@@ -28,7 +28,7 @@ mod resolve;
 
 pub use error::PullError;
 pub use login::{login, LoginError};
-pub use pipeline::{pull_unpack, PullUnpackError};
+pub use pipeline::{pull_snapshots, pull_unpack, PullUnpackError, Pulled};
 pub use push::{push, push_async, BlobPush, BlobReport, PushError, PushOptions, Pushed};
 pub use remote::plain_http;
 

@@ -83,6 +83,8 @@ pub(crate) fn layer_options(preserve_owner: bool) -> UnpackOptions {
     UnpackOptions {
         whiteouts: Whiteouts::Apply,
         preserve_owner,
+        objects: None,
+        lowers: Vec::new(),
     }
 }
 
@@ -103,10 +105,13 @@ impl Staging {
             return Err(RootfsError::Exists(dest.to_owned()));
         }
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
+        // Unique per process and per call: two threads may build the same snapshot.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let tmp = dest.with_file_name(format!(
-            ".{}.unpacking-{}",
+            ".{}.unpacking-{}-{}",
             name.unwrap_or_default(),
-            std::process::id()
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let prepare = |source| RootfsError::Prepare {
             path: tmp.clone(),
@@ -136,6 +141,25 @@ impl Staging {
         })?;
         self.committed = true;
         Ok(())
+    }
+}
+
+impl Staging {
+    /// Renames the finished tree to `dest` unless something is there already (a concurrent
+    /// build of the same content won): `false` then, and this tree is removed.
+    pub(crate) fn publish(mut self) -> Result<bool, RootfsError> {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, &self.tmp, CWD, &self.dest, RenameFlags::NOREPLACE) {
+            Ok(()) => {
+                self.committed = true;
+                Ok(true)
+            }
+            Err(rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY) => Ok(false),
+            Err(e) => Err(RootfsError::Commit {
+                path: self.dest.clone(),
+                source: e.into(),
+            }),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use arca_image::digest::Digest;
 use arca_image::layout::Layout;
 use arca_image::rootfs::{self, RootfsError};
 use arca_image::store::Store;
-use common::{amd64, sh, snapshot, umoci, Layer};
+use common::{amd64, snapshot, Layer};
 
 /// Nothing but `keep` (if given) in `dir`: no half-built tree, no temporary directory.
 fn assert_only(dir: &Path, keep: &[&str]) {
@@ -29,28 +29,7 @@ fn assert_only(dir: &Path, keep: &[&str]) {
 fn two_umoci_layers_unpack_like_umoci() {
     let tmp = tempfile::tempdir().unwrap();
     let w = tmp.path();
-    umoci(&["init", "--layout", "L"], w);
-    umoci(&["new", "--image", "L:v1"], w);
-    umoci(&["unpack", "--image", "L:v1", "b"], w);
-    let r = w.join("b/rootfs");
-    sh(
-        &r,
-        "mkdir -p etc/app var/cache/x usr/bin && echo one > etc/app/a && echo two > etc/app/b \
-         && echo c > var/cache/x/c && echo t > usr/bin/tool && chmod 4711 usr/bin/tool \
-         && chown 7:8 etc/app/b && ln -s /usr/bin/tool link",
-    );
-    // --refresh-bundle: the next repack diffs against this layer, not the empty image.
-    umoci(&["repack", "--refresh-bundle", "--image", "L:v1", "b"], w);
-    // Second layer: a file deleted (whiteout), a directory emptied and refilled (opaque or
-    // per-file whiteouts, whichever umoci writes), a file replaced by a directory.
-    sh(
-        &r,
-        "rm etc/app/a && rm -r var/cache/x && mkdir var/cache/x && echo new > var/cache/x/n \
-         && rm link && mkdir link && echo in > link/f",
-    );
-    umoci(&["repack", "--image", "L:v1", "b"], w);
-    umoci(&["unpack", "--image", "L:v1", "theirs"], w);
-
+    common::umoci_two_layers(w);
     let layout = Layout::open(w.join("L")).unwrap();
     let image = layout.image(Some("v1"), &amd64()).unwrap();
     assert_eq!(image.layers.len(), 2);

@@ -228,6 +228,8 @@ fn reads_the_stream_to_its_end() {
         &arca_image::unpack::UnpackOptions {
             whiteouts: Whiteouts::Apply,
             preserve_owner: true,
+            objects: None,
+            lowers: Vec::new(),
         },
     )
     .unwrap();
@@ -298,6 +300,8 @@ fn matches_umoci() {
             &arca_image::unpack::UnpackOptions {
                 whiteouts: Whiteouts::Apply,
                 preserve_owner: true,
+                objects: None,
+                lowers: Vec::new(),
             },
         )
         .unwrap();

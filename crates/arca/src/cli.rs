@@ -17,6 +17,10 @@ pub struct Cli {
     /// Log what arca does on stderr
     #[arg(long, global = true)]
     pub debug: bool,
+    /// How image layers are stacked: overlay (default where overlayfs works) or copy (`vfs`);
+    /// fixed when the store is first used
+    #[arg(long, global = true, value_parser = ["overlay", "overlay2", "copy", "vfs"])]
+    pub storage_driver: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,6 +48,25 @@ pub enum Command {
     /// Image subcommands
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Store-wide commands
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Show the disk space images use: unpacked (each file once), and the compressed blobs
+    Df(DfArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DfArgs {
+    /// table (default) or json
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Also list each image
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

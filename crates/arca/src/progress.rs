@@ -1,4 +1,4 @@
-//! What `pull` shows while blobs download: a bar per blob with bytes, speed and ETA when stderr
+//! What `pull` shows while blobs download and layers unpack: a bar per blob with bytes, speed and ETA when stderr
 //! is a terminal (indicatif), else one line per blob when it starts and when it is done, so
 //! logs stay readable. `-q` shows neither.
 
@@ -10,8 +10,28 @@ use arca_image::digest::Digest;
 use arca_image::registry::Progress;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+/// What the bytes reported are.
+#[derive(Clone, Copy)]
+enum Stage {
+    Download,
+    Extract,
+}
+
 /// A progress callback for `PullOptions::progress`, or `None` when quiet.
 pub fn reporter(quiet: bool) -> Option<Progress> {
+    stage(quiet, Stage::Download)
+}
+
+/// A progress callback for layers unpacked from the store (compressed bytes read), or `None`.
+pub fn extraction(quiet: bool) -> Option<Progress> {
+    stage(quiet, Stage::Extract)
+}
+
+fn stage(quiet: bool, stage: Stage) -> Option<Progress> {
+    let (verb, done_verb) = match stage {
+        Stage::Download => ("copying blob", "done blob"),
+        Stage::Extract => ("extracting layer", "extracted layer"),
+    };
     if quiet {
         return None;
     }
@@ -30,7 +50,11 @@ pub fn reporter(quiet: bool) -> Option<Progress> {
             let bar = bars.entry(digest.to_string()).or_insert_with(|| {
                 let b = multi.add(ProgressBar::new(total));
                 b.set_style(style.clone());
-                b.set_prefix(crate::units::short_id(&digest.to_string()));
+                let id = crate::units::short_id(&digest.to_string());
+                b.set_prefix(match stage {
+                    Stage::Download => id,
+                    Stage::Extract => format!("{id} extract"),
+                });
                 b
             });
             bar.set_position(done);
@@ -48,12 +72,24 @@ pub fn reporter(quiet: bool) -> Option<Progress> {
             let seen = started.contains_key(&key);
             if !seen {
                 started.insert(key.clone(), false);
-                println!("copying blob {key} ({})", crate::units::size(total));
+                line(
+                    stage,
+                    format_args!("{verb} {key} ({})", crate::units::size(total)),
+                );
             }
             if done >= total && started.get(&key) == Some(&false) {
                 started.insert(key.clone(), true);
-                println!("done blob {key}");
+                line(stage, format_args!("{done_verb} {key}"));
             }
         }))
+    }
+}
+
+/// Download lines go to stdout, as `pull` always printed them; extraction lines to stderr
+/// (as Podman prints its progress), so `load` keeps stdout to Docker's "Loaded image" lines.
+fn line(stage: Stage, text: std::fmt::Arguments<'_>) {
+    match stage {
+        Stage::Download => println!("{text}"),
+        Stage::Extract => eprintln!("{text}"),
     }
 }

@@ -24,18 +24,19 @@
 //! unpacks (the other downloads are not held up), so memory stays at a few chunks per layer.
 
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::blobs::{self, ChannelReader, Hooks, Tee};
-use super::{fetch_image, remote, store_manifest, PullError, PullOptions};
+use super::{fetch_image, remote, store_manifest, Progress, PullError, PullOptions};
 use crate::digest::Digest;
 use crate::layout::{Image, Layer};
 use crate::reference::Reference;
 use crate::rootfs::{self, RootfsError, Staging};
+use crate::snapshot::{self, SnapshotError, Snapshots, Unpacked};
 use crate::store::Store;
 use crate::unpack::UnpackStats;
 
@@ -57,6 +58,11 @@ pub enum PullUnpackError {
     Rootfs {
         reference: Box<Reference>,
         source: RootfsError,
+    },
+    #[error("pulling {reference}: {source}")]
+    Snapshot {
+        reference: Box<Reference>,
+        source: SnapshotError,
     },
     /// The unpack thread panicked or stopped without a verdict (a bug, not the image's fault).
     #[error("pulling {reference}: the unpack thread failed: {detail}")]
@@ -93,7 +99,12 @@ pub fn pull_unpack(
             reference: Box::new(reference.clone()),
             source,
         })?;
-    let result = runtime.block_on(run(reference, store, staging.path(), opts, preserve_owner));
+    let target = Target::Rootfs {
+        dir: staging.path().to_owned(),
+        preserve_owner,
+    };
+    let result = runtime.block_on(run(reference, store, target, opts));
+    let result = result.map(|(image, layers)| (image, total(&layers)));
     // Waits for the blocking threads (ingests, the unpacker), so nothing writes into the
     // staging directory or the store's ingest/ once this returns; then, on error, dropping
     // `staging` removes the directory.
@@ -101,6 +112,59 @@ pub fn pull_unpack(
     let (image, stats) = result?;
     staging.commit().map_err(rootfs_err)?;
     Ok((image, stats))
+}
+
+/// Pulls `reference` into `store` and unpacks each layer not yet unpacked into its committed
+/// snapshot, the two overlapped as in [`pull_unpack`]. A layer whose snapshot existed is
+/// downloaded (the store keeps every blob) but not unpacked.
+/// The caller holds [`GcLock::shared`](crate::gc::GcLock::shared) until the image is recorded.
+pub fn pull_snapshots(
+    reference: &Reference,
+    store: &Store,
+    snapshots: &Snapshots,
+    opts: &PullOptions,
+    extract_progress: Option<Progress>,
+) -> Result<Pulled, PullUnpackError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| PullError::Runtime {
+            reference: Box::new(reference.clone()),
+            source,
+        })?;
+    let result = runtime.block_on(run(
+        reference,
+        store,
+        Target::Snapshots(snapshots.clone(), extract_progress),
+        opts,
+    ));
+    drop(runtime);
+    let (image, layers) = result?;
+    let chain = snapshot::chain_ids(image.layers.iter().map(|l| &l.diff_id));
+    Ok(Pulled {
+        image,
+        chain,
+        layers,
+    })
+}
+
+/// What [`pull_snapshots`] pulled.
+#[derive(Debug)]
+pub struct Pulled {
+    pub image: Image,
+    /// The layers' chain IDs, base first.
+    pub chain: Vec<Digest>,
+    /// What each layer unpacked; `None` where its snapshot existed already.
+    pub layers: Vec<Option<UnpackStats>>,
+}
+
+/// Where the layers go.
+enum Target {
+    /// Applied in order onto one directory.
+    Rootfs { dir: PathBuf, preserve_owner: bool },
+    /// Each into its committed snapshot; layers unpacked from the store (not streamed, whose
+    /// download progress is their extraction's) reported to the progress callback.
+    Snapshots(Snapshots, Option<Progress>),
 }
 
 /// Where the unpacker gets a layer's compressed bytes.
@@ -116,6 +180,7 @@ enum Stop {
     /// A layer's source never came: a download failed, which is the error to report.
     Cancelled,
     Failed(RootfsError),
+    Snapshot(SnapshotError),
 }
 
 /// Hands each layer's [`Source`] to the unpacker: one slot per layer, filled once.
@@ -172,10 +237,9 @@ impl Hooks for Handoff {
 async fn run(
     reference: &Reference,
     store: &Store,
-    dir: &Path,
+    target: Target,
     opts: &PullOptions,
-    preserve_owner: bool,
-) -> Result<(Image, UnpackStats), PullUnpackError> {
+) -> Result<(Image, Vec<Option<UnpackStats>>), PullUnpackError> {
     let remote = remote::Remote::new(reference, opts);
     remote.authenticate().await?;
     let (image, raw_manifest) = fetch_image(&remote, store, opts).await?;
@@ -192,10 +256,9 @@ async fn run(
     let unpacker = {
         let store = store.clone();
         let layers = image.layers.clone();
-        let dir = dir.to_owned();
         let finished = handoff.finished.clone();
         tokio::task::spawn_blocking(move || {
-            unpack_all(&store, &layers, receivers, &dir, preserve_owner, &finished)
+            unpack_all(&store, &layers, receivers, &target, &finished)
         })
     };
 
@@ -235,6 +298,12 @@ async fn run(
                 source,
             })
         }
+        Ok(Err(Stop::Snapshot(source))) => {
+            return Err(PullUnpackError::Snapshot {
+                reference: Box::new(reference.clone()),
+                source,
+            })
+        }
         Ok(Err(Stop::Cancelled)) => {
             return Err(unpacker_err(
                 "a layer was never handed over although every download succeeded".to_owned(),
@@ -247,18 +316,27 @@ async fn run(
     Ok((image, stats))
 }
 
-/// The unpacker thread: each layer in order, from wherever its [`Source`] says.
+/// The unpacker thread: each layer in order, from wherever its [`Source`] says. A layer
+/// whose snapshot exists is skipped without waiting for its download (dropping its slot
+/// also tells the downloader not to stream it).
 fn unpack_all(
     store: &Store,
     layers: &[Layer],
     slots: Vec<oneshot::Receiver<Source>>,
-    dir: &Path,
-    preserve_owner: bool,
+    target: &Target,
     finished: &AtomicUsize,
-) -> Result<UnpackStats, Stop> {
-    let opts = rootfs::layer_options(preserve_owner);
-    let mut total = UnpackStats::default();
+) -> Result<Vec<Option<UnpackStats>>, Stop> {
+    let chain = snapshot::chain_ids(layers.iter().map(|l| &l.diff_id));
+    let mut out = Vec::with_capacity(layers.len());
     for (i, (layer, slot)) in layers.iter().zip(slots).enumerate() {
+        if let Target::Snapshots(snaps, _) = target {
+            if snaps.has(&chain[i]) {
+                drop(slot);
+                out.push(None);
+                finished.store(i + 1, Ordering::SeqCst);
+                continue;
+            }
+        }
         let source = slot.blocking_recv().map_err(|_| Stop::Cancelled)?;
         let stats = match source {
             Source::Stored => {
@@ -270,17 +348,61 @@ fn unpack_all(
                     })
                     .map_err(Stop::Failed)?;
                 let blob = BufReader::with_capacity(STORE_READ_BUFFER, blob);
-                rootfs::unpack_layer(layer, blob, dir, &opts)
+                let progress = match target {
+                    Target::Snapshots(_, p) => p.as_ref(),
+                    Target::Rootfs { .. } => None,
+                };
+                let blob = crate::snapshot::Counting {
+                    inner: blob,
+                    done: 0,
+                    total: layer.size,
+                    digest: &layer.digest,
+                    progress,
+                };
+                unpack_one(target, &chain, i, layer, blob)
             }
             Source::Stream(rx) => {
                 let blob = ChannelReader::plain(rx, layer.digest.clone());
-                rootfs::unpack_layer(layer, blob, dir, &opts)
+                unpack_one(target, &chain, i, layer, blob)
             }
-        }
-        .map_err(Stop::Failed)?;
-        total.entries += stats.entries;
-        total.bytes += stats.bytes;
+        }?;
+        out.push(stats);
         finished.store(i + 1, Ordering::SeqCst);
     }
-    Ok(total)
+    Ok(out)
+}
+
+/// Every layer's figures added up.
+fn total(layers: &[Option<UnpackStats>]) -> UnpackStats {
+    let mut t = UnpackStats::default();
+    for s in layers.iter().flatten() {
+        t.entries += s.entries;
+        t.bytes += s.bytes;
+    }
+    t
+}
+
+fn unpack_one(
+    target: &Target,
+    chain: &[Digest],
+    i: usize,
+    layer: &Layer,
+    blob: impl std::io::Read + Send,
+) -> Result<Option<UnpackStats>, Stop> {
+    match target {
+        Target::Rootfs {
+            dir,
+            preserve_owner,
+        } => rootfs::unpack_layer(layer, blob, dir, &rootfs::layer_options(*preserve_owner))
+            .map(Some)
+            .map_err(Stop::Failed),
+        Target::Snapshots(snaps, _) => {
+            let parent = i.checked_sub(1).map(|p| &chain[p]);
+            match snaps.unpack_layer(parent, &chain[i], layer, blob) {
+                Ok(Unpacked::Now(stats)) => Ok(Some(stats)),
+                Ok(Unpacked::Present) => Ok(None),
+                Err(e) => Err(Stop::Snapshot(e)),
+            }
+        }
+    }
 }

@@ -14,10 +14,13 @@ use std::path::Path;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
+use sha2::{Digest as _, Sha256};
+
 use super::meta::Meta;
 use super::remove::remove_all;
 use super::resolve::Root;
 use super::{UnpackError, UnpackOptions};
+use crate::objects::{ObjectKey, ObjectMeta};
 
 fn clear(parent: BorrowedFd<'_>, name: &OsStr, path: &Path) -> Result<(), UnpackError> {
     remove_all(parent, name).map_err(|e| UnpackError::entry(path, "replace existing", e))
@@ -27,7 +30,12 @@ fn id(st: &rustix::fs::Stat) -> (u64, u64) {
     (st.st_dev, st.st_ino)
 }
 
-/// A regular file, streamed through `buf`. Returns its identity and the bytes written.
+/// A regular file, streamed through `buf`. Returns the bytes written.
+///
+/// With an object store (file-level dedup) the content goes to an unnamed file beside the
+/// objects, hashed on the way, gets its attributes, and is then linked into the tree as the
+/// object for that content and those attributes (see [`crate::objects`]); otherwise it is
+/// written in place.
 pub(super) fn file<R: Read>(
     parent: BorrowedFd<'_>,
     name: &OsStr,
@@ -36,16 +44,53 @@ pub(super) fn file<R: Read>(
     meta: &Meta,
     opts: &UnpackOptions,
     buf: &mut [u8],
-) -> Result<((u64, u64), u64), UnpackError> {
+) -> Result<u64, UnpackError> {
     clear(parent, name, path)?;
-    let fd = rustix::fs::openat(
-        parent,
-        name,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .map_err(|e| UnpackError::entry(path, "create file", e))?;
-    let mut file = File::from(fd);
+    let Some(objects) = &opts.objects else {
+        let fd = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| UnpackError::entry(path, "create file", e))?;
+        let mut file = File::from(fd);
+        let written = copy_content(entry, &mut file, path, buf, |_| {})?;
+        meta.apply_fd(file.as_fd(), path, opts.preserve_owner)?;
+        return Ok(written);
+    };
+    let mut file = objects
+        .tmpfile()
+        .map_err(|e| UnpackError::entry(path, "create file", e))?;
+    let mut hasher = Sha256::new();
+    let written = copy_content(entry, &mut file, path, buf, |chunk| hasher.update(chunk))?;
+    meta.apply_fd(file.as_fd(), path, opts.preserve_owner)?;
+    let key = ObjectKey::new(
+        &hasher.finalize().into(),
+        written,
+        &ObjectMeta {
+            uid: meta.uid,
+            gid: meta.gid,
+            mode: meta.mode,
+            mtime: (meta.mtime.tv_sec, meta.mtime.tv_nsec),
+            xattrs: &meta.xattrs,
+            owned: opts.preserve_owner,
+        },
+    );
+    objects
+        .link(&file, &key, written, parent, name)
+        .map_err(|e| UnpackError::entry(path, "link file object", e))?;
+    Ok(written)
+}
+
+/// The entry's content into `out`, each chunk also shown to `seen`.
+fn copy_content<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    out: &mut File,
+    path: &Path,
+    buf: &mut [u8],
+    mut seen: impl FnMut(&[u8]),
+) -> Result<u64, UnpackError> {
     let mut written = 0u64;
     loop {
         let n = match entry.read(buf) {
@@ -54,7 +99,8 @@ pub(super) fn file<R: Read>(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(UnpackError::entry(path, "read file content", e)),
         };
-        file.write_all(&buf[..n])
+        seen(&buf[..n]);
+        out.write_all(&buf[..n])
             .map_err(|e| UnpackError::entry(path, "write file", e))?;
         written += n as u64;
     }
@@ -70,9 +116,7 @@ pub(super) fn file<R: Read>(
             ),
         ));
     }
-    let st = rustix::fs::fstat(&file).map_err(|e| UnpackError::entry(path, "stat", e))?;
-    meta.apply_fd(file.as_fd(), path, opts.preserve_owner)?;
-    Ok((id(&st), written))
+    Ok(written)
 }
 
 /// A directory: made (private until its attributes are applied at the end) or merged into.

@@ -148,6 +148,18 @@ impl Meta {
     }
 }
 
+/// An inode's access and modification times, as `utimensat` takes them.
+pub(crate) fn stat_times(st: &rustix::fs::Stat) -> Timestamps {
+    let ts = |sec: i64, nsec: u64| Timespec {
+        tv_sec: sec,
+        tv_nsec: i64::try_from(nsec).unwrap_or(0),
+    };
+    Timestamps {
+        last_access: ts(st.st_atime, st.st_atime_nsec),
+        last_modification: ts(st.st_mtime, st.st_mtime_nsec),
+    }
+}
+
 /// `trusted.*` and `security.*` need privileges a rootless unpack does not have; losing them
 /// there is what every rootless engine does, so it is a warning. Any other failure is an error.
 fn xattr_failed(path: &Path, name: &str, e: Errno) -> Result<(), UnpackError> {

@@ -12,6 +12,7 @@
 
 mod create;
 mod error;
+mod lower;
 mod meta;
 mod path;
 mod remove;
@@ -26,6 +27,7 @@ use rustix::fs::{AtFlags, FileType, OFlags};
 use rustix::io::Errno;
 
 pub use error::UnpackError;
+pub(crate) use meta::stat_times;
 use meta::Meta;
 use remove::Created;
 use resolve::Root;
@@ -54,6 +56,12 @@ pub struct UnpackOptions {
     /// rootless unpack leaves everything owned by the caller, and the user namespace's id map
     /// makes that the container's root.
     pub preserve_owner: bool,
+    /// Store regular files as deduplicated objects and hardlink them into the tree (see
+    /// [`crate::objects`]); `None`: each file is written in place.
+    pub objects: Option<std::sync::Arc<crate::objects::Objects>>,
+    /// With [`Whiteouts::Overlay`]: the trees of the layers below, top first. A directory
+    /// this layer needs but does not carry takes its attributes from them (see [`lower`]).
+    pub lowers: Vec<PathBuf>,
 }
 
 /// What was unpacked, for logs and for checking a layer against its declared size.
@@ -149,11 +157,16 @@ impl Unpacker<'_> {
         }
         let track = self.opts.whiteouts == Whiteouts::Apply;
         let created = &mut self.created;
-        let mut note = |dir: BorrowedFd<'_>, n: &std::ffi::OsStr| {
+        let touched = &mut self.touched;
+        let lowers = &self.opts.lowers;
+        let mut note = |dir: BorrowedFd<'_>, n: &std::ffi::OsStr, rel: &Path| {
             if track {
-                if let Ok(st) = rustix::fs::statat(dir, n, AtFlags::SYMLINK_NOFOLLOW) {
-                    created.insert((st.st_dev, st.st_ino));
+                if let Ok(st) = rustix::fs::fstat(dir) {
+                    created.insert(((st.st_dev, st.st_ino), n.to_os_string()));
                 }
+            }
+            if let Some((id, times)) = lower::inherit(dir, n, rel, lowers) {
+                touched.insert(rel.to_owned(), TouchedDir { id, times });
             }
         };
         self.root
@@ -162,24 +175,11 @@ impl Unpacker<'_> {
         let parent = self.root.cached_parent();
         if !self.touched.contains_key(&parent_path) {
             if let Ok(st) = rustix::fs::fstat(parent) {
-                let ts = |sec: i64, nsec: i64| rustix::fs::Timespec {
-                    tv_sec: sec,
-                    tv_nsec: nsec,
-                };
                 self.touched.insert(
                     parent_path.clone(),
                     TouchedDir {
                         id: (st.st_dev, st.st_ino),
-                        times: rustix::fs::Timestamps {
-                            last_access: ts(
-                                st.st_atime,
-                                i64::try_from(st.st_atime_nsec).unwrap_or(0),
-                            ),
-                            last_modification: ts(
-                                st.st_mtime,
-                                i64::try_from(st.st_mtime_nsec).unwrap_or(0),
-                            ),
-                        },
+                        times: meta::stat_times(&st),
                     },
                 );
             }
@@ -201,23 +201,20 @@ impl Unpacker<'_> {
 
         let meta = Meta::read(entry, &path)?;
         let opts = self.opts;
-        let made = match ty {
+        match ty {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                let n = create::file(parent, &name, &path, entry, &meta, opts, &mut self.buf)?;
-                self.stats.bytes += n.1;
-                Some(n.0)
+                self.stats.bytes +=
+                    create::file(parent, &name, &path, entry, &meta, opts, &mut self.buf)?;
             }
             tar::EntryType::Directory => {
                 let id = create::dir(parent, &name, &path)?;
                 self.dirs.insert(path.clone(), DeferredDir { meta, id });
-                Some(id)
             }
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| UnpackError::refused(&path, "symlink without a target"))?;
                 create::symlink(parent, &name, &path, &target, &meta, opts)?;
-                None
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -225,7 +222,6 @@ impl Unpacker<'_> {
                     .ok_or_else(|| UnpackError::refused(&path, "hardlink without a target"))?;
                 let target = path::clean(&target);
                 create::hardlink(&self.root, parent, &name, &path, &target)?;
-                None
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 let (ft, dev) = match ty {
@@ -234,25 +230,16 @@ impl Unpacker<'_> {
                     _ => (FileType::Fifo, 0),
                 };
                 create::node(parent, &name, &path, ft, dev, &meta, opts)?;
-                None
             }
             other => {
                 // Solaris ACLs, GNU volume headers and the like carry nothing a rootfs can use.
                 tracing::warn!(path = %path.display(), kind = ?other, "unsupported tar entry type skipped");
-                None
             }
-        };
+        }
         if track {
-            match made {
-                Some(id) => {
-                    self.created.insert(id);
-                }
-                None => {
-                    if let Ok(st) = rustix::fs::statat(parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
-                        self.created.insert((st.st_dev, st.st_ino));
-                    }
-                }
-            }
+            let st = rustix::fs::fstat(parent)
+                .map_err(|e| UnpackError::entry(&path, "stat parent", e))?;
+            self.created.insert(((st.st_dev, st.st_ino), name));
         }
         Ok(())
     }
@@ -323,10 +310,12 @@ fn whiteout(
 ) -> Result<(), UnpackError> {
     match mode {
         Whiteouts::Apply => {
+            // A whiteout only hides lower layers: what this layer wrote stays.
+            if remove::is_created(parent, target, created) {
+                return Ok(());
+            }
             match rustix::fs::statat(parent, target, AtFlags::SYMLINK_NOFOLLOW) {
                 Err(Errno::NOENT) => return Ok(()),
-                // A whiteout only hides lower layers: what this layer wrote stays.
-                Ok(st) if created.contains(&(st.st_dev, st.st_ino)) => return Ok(()),
                 Ok(_) => {}
                 Err(e) => return Err(UnpackError::entry(path, "stat whiteout target", e)),
             }

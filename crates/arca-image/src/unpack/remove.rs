@@ -11,9 +11,17 @@ use std::os::unix::ffi::OsStrExt;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-/// Inodes (device, inode) this layer created or merged into: an opaque directory or a
-/// whiteout only hides what lower layers put there (OCI image spec, "Whiteouts").
-pub(super) type Created = HashSet<(u64, u64)>;
+/// Entries this layer created or merged into, as (parent directory's (device, inode), name):
+/// an opaque directory or a whiteout only hides what lower layers put there (OCI image spec,
+/// "Whiteouts"). Not the entry's own inode: with file-level dedup a file this layer wrote can
+/// share its inode with an equal lower file that a whiteout must still remove.
+pub(super) type Created = HashSet<((u64, u64), OsString)>;
+
+/// Whether `name` in `parent` is in `created`.
+pub(super) fn is_created(parent: BorrowedFd<'_>, name: &OsStr, created: &Created) -> bool {
+    rustix::fs::fstat(parent)
+        .is_ok_and(|st| created.contains(&((st.st_dev, st.st_ino), name.to_os_string())))
+}
 
 fn open_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
     rustix::fs::openat(
@@ -60,8 +68,8 @@ pub(super) fn remove_all(parent: BorrowedFd<'_>, name: &OsStr) -> Result<(), Err
 
 /// Empties `dir` of everything lower layers put there: children this layer created are kept,
 /// and directories this layer merged into are descended into (their lower children are hidden
-/// too). containerd does the same with a set of paths; inode identity also holds when this
-/// layer reached the directory through a symlink.
+/// too). containerd does the same with a set of paths; keying by the parent's inode also
+/// holds when this layer reached the directory through a symlink.
 pub(super) fn clear_lower(dir: BorrowedFd<'_>, created: &Created) -> Result<(), Errno> {
     let dir = rustix::fs::openat(
         dir,
@@ -69,13 +77,15 @@ pub(super) fn clear_lower(dir: BorrowedFd<'_>, created: &Created) -> Result<(), 
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
+    let dir_st = rustix::fs::fstat(&dir)?;
+    let dir_id = (dir_st.st_dev, dir_st.st_ino);
     for child in children(&dir)? {
         let st = match rustix::fs::statat(&dir, &child, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(Errno::NOENT) => continue,
             Err(e) => return Err(e),
         };
-        if created.contains(&(st.st_dev, st.st_ino)) {
+        if created.contains(&(dir_id, child.clone())) {
             if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
                 let sub = open_dir(dir.as_fd(), &child)?;
                 clear_lower(sub.as_fd(), created)?;

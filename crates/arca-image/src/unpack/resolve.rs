@@ -70,7 +70,7 @@ impl Root {
     pub(super) fn resolve_parent(
         &mut self,
         parent: &Path,
-        created: &mut dyn FnMut(BorrowedFd<'_>, &std::ffi::OsStr),
+        created: &mut dyn FnMut(BorrowedFd<'_>, &std::ffi::OsStr, &Path),
     ) -> Result<(), Errno> {
         let hit = matches!(&self.cached, Some((p, _)) if p == parent);
         if !hit {
@@ -98,7 +98,7 @@ impl Root {
     fn mkdir_all(
         &self,
         path: &Path,
-        created: &mut dyn FnMut(BorrowedFd<'_>, &std::ffi::OsStr),
+        created: &mut dyn FnMut(BorrowedFd<'_>, &std::ffi::OsStr, &Path),
     ) -> Result<OwnedFd, Errno> {
         self.mkdir_all_depth(path, created, 0)
     }
@@ -106,7 +106,7 @@ impl Root {
     fn mkdir_all_depth(
         &self,
         path: &Path,
-        created: &mut dyn FnMut(BorrowedFd<'_>, &std::ffi::OsStr),
+        created: &mut dyn FnMut(BorrowedFd<'_>, &std::ffi::OsStr, &Path),
         depth: u32,
     ) -> Result<OwnedFd, Errno> {
         if depth > 40 {
@@ -117,7 +117,7 @@ impl Root {
         for name in path.iter() {
             sofar.push(name);
             match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
-                Ok(()) => created(dir.as_fd(), name),
+                Ok(()) => created(dir.as_fd(), name, &sofar),
                 Err(Errno::EXIST) => {}
                 Err(e) => return Err(e),
             }

@@ -27,6 +27,7 @@ impl Scratch {
         let outside = tmp.path().join("outside");
         std::fs::create_dir(&dest).unwrap();
         std::fs::create_dir(&outside).unwrap();
+        arca_image::objects::Objects::open(&tmp.path().join("images")).unwrap();
         std::fs::write(outside.join("passwd"), b"root:x:0:0\n").unwrap();
         std::fs::create_dir(outside.join("dir")).unwrap();
         std::fs::write(outside.join("dir/keep"), b"keep").unwrap();
@@ -56,13 +57,36 @@ impl Scratch {
             .join(rel)
     }
 
+    /// Unpacks as snapshots do: files through an object store (beside `dest`, not in the
+    /// bait), so the corpus covers the dedup path's file creation too.
     pub fn unpack(&self, layer: &[u8], whiteouts: Whiteouts) -> Result<UnpackStats, UnpackError> {
+        let objects = arca_image::objects::Objects::open(&self.tmp.path().join("images")).unwrap();
+        self.unpack_with(layer, whiteouts, Some(std::sync::Arc::new(objects)))
+    }
+
+    /// Unpacks with files written in place (no object store), as `rootfs::build` does.
+    pub fn unpack_plain(
+        &self,
+        layer: &[u8],
+        whiteouts: Whiteouts,
+    ) -> Result<UnpackStats, UnpackError> {
+        self.unpack_with(layer, whiteouts, None)
+    }
+
+    fn unpack_with(
+        &self,
+        layer: &[u8],
+        whiteouts: Whiteouts,
+        objects: Option<std::sync::Arc<arca_image::objects::Objects>>,
+    ) -> Result<UnpackStats, UnpackError> {
         unpack(
             layer,
             &self.dest,
             &UnpackOptions {
                 whiteouts,
                 preserve_owner: true,
+                objects,
+                lowers: Vec::new(),
             },
         )
     }
@@ -78,9 +102,10 @@ impl Scratch {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
+        // dest, outside and the object store (made by `new`).
         assert_eq!(
             entries.len(),
-            2,
+            3,
             "something appeared next to dest: {entries:?}"
         );
     }
@@ -346,4 +371,31 @@ pub fn layout_with_diff_id(dir: &Path, tar: &[u8], diff_id: Option<&arca_image::
         "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
     std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
     std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// A two-layer image written by umoci (a tool we did not write) in the layout `<w>/L` (tag
+/// `v1`), the second layer deleting a file (whiteout), emptying and refilling a directory, and
+/// replacing a symlink by a directory; `umoci unpack` of it is at `<w>/theirs/rootfs`.
+pub fn umoci_two_layers(w: &Path) {
+    umoci(&["init", "--layout", "L"], w);
+    umoci(&["new", "--image", "L:v1"], w);
+    umoci(&["unpack", "--image", "L:v1", "b"], w);
+    let r = w.join("b/rootfs");
+    sh(
+        &r,
+        "mkdir -p etc/app var/cache/x usr/bin && echo one > etc/app/a && echo two > etc/app/b \
+         && echo c > var/cache/x/c && echo t > usr/bin/tool && chmod 4711 usr/bin/tool \
+         && chown 7:8 etc/app/b && ln -s /usr/bin/tool link",
+    );
+    // --refresh-bundle: the next repack diffs against this layer, not the empty image.
+    umoci(&["repack", "--refresh-bundle", "--image", "L:v1", "b"], w);
+    // Second layer: a file deleted (whiteout), a directory emptied and refilled (opaque or
+    // per-file whiteouts, whichever umoci writes), a file replaced by a directory.
+    sh(
+        &r,
+        "rm etc/app/a && rm -r var/cache/x && mkdir var/cache/x && echo new > var/cache/x/n \
+         && rm link && mkdir link && echo in > link/f",
+    );
+    umoci(&["repack", "--image", "L:v1", "b"], w);
+    umoci(&["unpack", "--image", "L:v1", "theirs"], w);
 }

@@ -30,7 +30,8 @@ pub fn list(state: &ImageState, a: &ImagesArgs) -> Result<i32> {
                     "Id": r.id.to_string(),
                     "Names": r.names,
                     "Digest": r.manifest_digest.to_string(),
-                    "Size": r.size,
+                    "Size": r.unpacked_size.unwrap_or(r.size),
+                    "CompressedSize": r.size,
                     "Created": r.created,
                 })
             })
@@ -63,20 +64,10 @@ pub fn list(state: &ImageState, a: &ImagesArgs) -> Result<i32> {
                 r.created
                     .as_deref()
                     .map_or_else(|| "<unknown>".into(), |c| units::ago(c, now)),
-                units::size(r.size),
+                units::size(r.unpacked_size.unwrap_or(r.size)),
             ]);
         }
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        println!("{}", line.join("   ").trim_end());
-    }
+    crate::units::print_table(&rows);
     Ok(0)
 }

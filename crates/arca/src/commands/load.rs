@@ -38,6 +38,7 @@ pub fn load(state: &mut ImageState, a: &LoadArgs) -> Result<i32> {
         &PlatformSpec::host(),
     )?;
     for l in &loaded {
+        super::unpack::unpack_image(state, &l.image, a.quiet)?;
         let record = state
             .catalog
             .record(&l.image, l.names.first().map(String::as_str))?;

@@ -8,34 +8,43 @@ mod pull;
 mod push;
 mod rmi;
 mod save;
+mod system;
 mod tag;
+mod unpack;
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use arca_image::catalog::Catalog;
+use arca_image::snapshot::{Driver, Snapshots};
 use arca_image::store::Store;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
 
-/// The image store and catalog under `<root>/images`.
+/// The image store, catalog and snapshots under `<root>/images`.
 pub struct ImageState {
     pub store: Store,
     pub catalog: Catalog,
+    pub snapshots: Snapshots,
 }
 
 impl ImageState {
-    pub fn open(root: &Path) -> Result<ImageState> {
+    pub fn open(root: &Path, driver: Option<&str>) -> Result<ImageState> {
         let dir = root.join("images");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let store = Store::open(&dir)?;
         let catalog = Catalog::open(&dir.join("catalog.db"))?;
-        Ok(ImageState { store, catalog })
+        let snapshots = Snapshots::open(&dir, driver.and_then(Driver::parse))?;
+        Ok(ImageState {
+            store,
+            catalog,
+            snapshots,
+        })
     }
 }
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    let state = || ImageState::open(&cli.root);
+    let state = || ImageState::open(&cli.root, cli.storage_driver.as_deref());
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&mut state()?, &a),
         Command::Push(a) => push::push(&state()?, &a),
@@ -50,6 +59,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Save(a) => save::save(&state()?, &a),
         Command::Load(a) => load::load(&mut state()?, &a),
         Command::Image(ImageCommand::Inspect { images }) => inspect::inspect(&state()?, &images),
-        Command::Image(ImageCommand::Prune { .. }) => rmi::prune(&state()?),
+        Command::Image(ImageCommand::Prune { .. }) => rmi::prune(&mut state()?),
+        Command::System(SystemCommand::Df(a)) => system::df(&state()?, &a),
     }
 }

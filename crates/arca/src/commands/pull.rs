@@ -1,6 +1,8 @@
 //! `arca pull`: an image from a registry (Docker's reference syntax), an OCI layout or an
-//! archive into the store, verified blob by blob, then named in the catalog. The GC lock is held shared from the first blob to the record, so
-//! a concurrent `rmi`/`prune` cannot collect the blobs of an image not yet named.
+//! archive into the store, verified blob by blob, each layer unpacked into its snapshot (while
+//! it downloads, from a registry), then named in the catalog. The GC lock is held shared from
+//! the first blob to the record, so a concurrent `rmi`/`prune` cannot collect the blobs or
+//! snapshots of an image not yet named.
 
 use anyhow::{Context, Result};
 use arca_image::gc::GcLock;
@@ -38,6 +40,7 @@ pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
         }
     }
     layout.import_into(&state.store, &image)?;
+    super::unpack::unpack_image(state, &image, a.quiet)?;
     let name = local_name(transport, &source);
     let record = state.catalog.record(&image, Some(&name))?;
     if !a.quiet {
@@ -61,7 +64,18 @@ fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -
         ..PullOptions::default()
     };
     let _lock = GcLock::shared(state.store.root())?;
-    let image = registry::pull(&reference, &state.store, &opts)?;
+    let registry::Pulled {
+        image,
+        chain,
+        layers,
+    } = registry::pull_snapshots(
+        &reference,
+        &state.store,
+        &state.snapshots,
+        &opts,
+        crate::progress::extraction(a.quiet),
+    )?;
+    super::unpack::record_layers(state, &image, &chain, &layers)?;
     // A pull by digest gets no name, as in Docker (`<none>` in `images`).
     let name = match (reference.tag(), reference.digest()) {
         (Some(tag), None) => Some(format!(

@@ -1,5 +1,6 @@
-//! `arca rmi` and `arca image prune`: untag or remove images, then collect the blobs no image
-//! refers to any more (under the exclusive GC lock, so a concurrent pull is never robbed).
+//! `arca rmi` and `arca image prune`: untag or remove images, then collect the blobs, layer
+//! snapshots and file objects no image refers to any more (under the exclusive GC lock, so a
+//! concurrent pull is never robbed).
 
 use std::time::Duration;
 
@@ -36,12 +37,13 @@ pub fn rmi(state: &mut ImageState, images: &[String]) -> Result<i32> {
             println!("Deleted: {}", record.id);
         }
     }
-    gc::collect(&state.store, &state.catalog)?;
+    gc::collect_all(&state.store, &mut state.catalog, &state.snapshots)?;
     Ok(i32::from(failed))
 }
 
-pub fn prune(state: &ImageState) -> Result<i32> {
-    let freed = gc::collect(&state.store, &state.catalog)?;
+pub fn prune(state: &mut ImageState) -> Result<i32> {
+    let c = gc::collect_all(&state.store, &mut state.catalog, &state.snapshots)?;
+    let freed = c.blob_bytes + c.object_bytes;
     let stale = state.store.cleanup_ingest(STALE_INGEST)?;
     if stale > 0 {
         println!("removed {stale} leftover ingest file(s)");

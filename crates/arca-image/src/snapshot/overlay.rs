@@ -1,0 +1,114 @@
+//! Mounting an overlayfs from committed layer trees and a writable upper directory.
+//!
+//! The new mount API (`fsopen`/`fsconfig`/`fsmount`/`move_mount`) passes each option as its
+//! own string, so no path has to survive the comma-separated `mount(2)` data format. Each lower
+//! layer is added with `lowerdir+` (Linux 6.8), which also lifts the one-page limit on the
+//! option string that capped images at a few dozen layers; older kernels get one
+//! colon-separated `lowerdir`, with the characters overlayfs treats specially escaped.
+//!
+//! `index=off` and `metacopy=off` are explicit: with file-level dedup, equal files share an
+//! inode across layers, and the index would carry that sharing up into the container's upper
+//! directory on copy-up, tying together files that only happened to be equal.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::io::Errno;
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, UnmountFlags};
+
+/// What a mount of a snapshot consists of (containerd's `mount.Mount`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayMount {
+    /// Top layer first, as overlayfs stacks them.
+    pub lowers: Vec<PathBuf>,
+    /// `None`: a read-only view (needs at least two lowers, or it is a plain bind).
+    pub upper: Option<(PathBuf, PathBuf)>,
+}
+
+impl OverlayMount {
+    /// Mounts it at `target` (an existing directory).
+    pub fn mount(&self, target: &Path) -> Result<(), Errno> {
+        let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+        let set = |k: &str, v: &Path| rustix::mount::fsconfig_set_string(fs.as_fd(), k, v);
+        let mut lowers = self.lowers.iter();
+        match lowers.next().map(|first| set("lowerdir+", first)) {
+            None => return Err(Errno::INVAL),
+            Some(Ok(())) => {
+                for l in lowers {
+                    set("lowerdir+", l)?;
+                }
+            }
+            Some(Err(Errno::INVAL)) => set("lowerdir", Path::new(&self.joined_lowers()?))?,
+            Some(Err(e)) => return Err(e),
+        }
+        if let Some((upper, work)) = &self.upper {
+            set("upperdir", upper)?;
+            set("workdir", work)?;
+        }
+        rustix::mount::fsconfig_set_string(fs.as_fd(), "index", "off")?;
+        // Absent from kernels built without metacopy support; it is off there anyway.
+        match rustix::mount::fsconfig_set_string(fs.as_fd(), "metacopy", "off") {
+            Ok(()) | Err(Errno::INVAL) => {}
+            Err(e) => return Err(e),
+        }
+        rustix::mount::fsconfig_create(fs.as_fd())?;
+        let mnt = rustix::mount::fsmount(
+            fs.as_fd(),
+            FsMountFlags::FSMOUNT_CLOEXEC,
+            MountAttrFlags::empty(),
+        )?;
+        rustix::mount::move_mount(
+            mnt.as_fd(),
+            "",
+            rustix::fs::CWD,
+            target,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    }
+
+    /// `a:b:c` with `\`, `:` and `,` escaped, for kernels without `lowerdir+`.
+    fn joined_lowers(&self) -> Result<String, Errno> {
+        let mut out = String::new();
+        for (i, l) in self.lowers.iter().enumerate() {
+            if i > 0 {
+                out.push(':');
+            }
+            let s = l.to_str().ok_or(Errno::INVAL)?;
+            for c in s.chars() {
+                if matches!(c, '\\' | ':' | ',') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Unmounts `target` (lazily if busy, so a container's leftover process cannot pin it).
+pub fn unmount(target: &Path) -> Result<(), Errno> {
+    match rustix::mount::unmount(target, UnmountFlags::NOFOLLOW) {
+        Err(Errno::BUSY) => rustix::mount::unmount(target, UnmountFlags::DETACH),
+        r => r,
+    }
+}
+
+/// Whether overlayfs works in `dir` (the store's filesystem, as lower, upper and work): tmpfs
+/// and ext4 do, overlayfs itself and some network filesystems do not.
+pub(crate) fn supported(dir: &Path) -> bool {
+    let probe = dir.join(format!(".overlay-probe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&probe);
+    let parts = ["lower", "upper", "work", "merged"].map(|p| probe.join(p));
+    let ok = parts.iter().all(|p| std::fs::create_dir_all(p).is_ok())
+        && OverlayMount {
+            lowers: vec![parts[0].clone()],
+            upper: Some((parts[1].clone(), parts[2].clone())),
+        }
+        .mount(&parts[3])
+        .is_ok();
+    if ok {
+        let _ = unmount(&parts[3]);
+    }
+    let _ = std::fs::remove_dir_all(&probe);
+    ok
+}
