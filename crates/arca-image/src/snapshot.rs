@@ -24,8 +24,9 @@
 //! stored once across all layers and images, and a copy-driver tree costs directory entries.
 //!
 //! Crash safety: a tree is built in a staging directory, `syncfs`ed, and renamed into place
-//! without replacing; a concurrent unpack of the same chain loses the rename and drops its
-//! own. A crash leaves at most a staging directory (removed by the next collection).
+//! without replacing. Unpacks of one chain take turns on a lock file, so concurrent pulls of
+//! one image unpack each layer once. A crash leaves at most a staging directory (removed by
+//! the next collection).
 
 mod overlay;
 mod tree;
@@ -220,6 +221,21 @@ impl Snapshots {
         self.dir(chain).is_dir()
     }
 
+    /// An exclusive flock on `.<chain>.lock` beside the trees (released when dropped, or when
+    /// the process dies).
+    fn lock(&self, chain: &Digest) -> Result<std::fs::File, SnapshotError> {
+        let path = self.committed.join(format!(".{}.lock", chain.hex()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io_err("lock", &path)(e.into()))?;
+        Ok(file)
+    }
+
     /// The chain ID below `chain`, as recorded when it was committed.
     fn parent_of(&self, chain: &Digest) -> Result<Option<Digest>, SnapshotError> {
         let file = self.dir(chain).join("parent");
@@ -242,6 +258,12 @@ impl Snapshots {
         layer: &Layer,
         blob: impl Read + Send,
     ) -> Result<Unpacked, SnapshotError> {
+        if self.has(chain) {
+            return Ok(Unpacked::Present);
+        }
+        // One unpack per chain at a time, across processes: a concurrent pull of the same
+        // image waits here and then finds the layer committed, so the work is done once.
+        let _lock = self.lock(chain)?;
         if self.has(chain) {
             return Ok(Unpacked::Present);
         }
@@ -501,8 +523,14 @@ impl Snapshots {
             let name = ent.file_name();
             let name = name.to_string_lossy();
             if name.starts_with('.') {
-                // A staging directory of an unpack that died (the lock says none is running).
-                remove_tree(&ent.path())?;
+                // A staging directory of an unpack that died, or a chain's lock file: the GC
+                // lock says no unpack is running (an unpack outside it must not collect).
+                if ent.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_tree(&ent.path())?;
+                } else {
+                    let p = ent.path();
+                    std::fs::remove_file(&p).map_err(io_err("remove", &p))?;
+                }
                 continue;
             }
             let Ok(chain) = Digest::parse(&format!("sha256:{name}")) else {
