@@ -13,24 +13,40 @@
 //! - config and layers go through [`Store::ingest`], which checks size and digest before the
 //!   blob is visible; blobs the store already holds are not requested at all.
 //!
+//! Robustness, as Docker and Podman pull: transient failures (connection errors, timeouts,
+//! 5xx, 429 with its `Retry-After`) are retried with jittered exponential backoff
+//! ([`RetryPolicy`]); a layer download that breaks off continues from the byte the store has
+//! with a `Range` request, into the same ingest (so the digest check still covers every byte);
+//! registries.conf ([`RegistriesConf`]) supplies mirrors, tried in order before the registry,
+//! `insecure` (plain HTTP) and `blocked` registries. A pull killed and started again downloads
+//! only blobs the store does not have; a half-written ingest file is not resumed across
+//! processes (it is removed, nothing unverified is kept).
+//!
 //! Layers download a few at a time ([`PullOptions::parallel`]), each streamed to disk. An
 //! async runtime lives only inside a pull: [`pull`] creates one, [`pull_async`] runs in the
 //! caller's. [`pull_unpack`] also builds the root filesystem while the layers arrive (each
 //! body teed to the store and to the unpacker; see `pipeline.rs`).
 
 mod blobs;
+mod config;
 mod error;
 mod login;
 mod pipeline;
 mod push;
 mod remote;
 mod resolve;
+mod retry;
 
+pub use config::{
+    ConfigError, MirrorConf, RegistriesConf, RegistryConf, REGISTRIES_CONF_ENV,
+    SYSTEM_REGISTRIES_CONF,
+};
 pub use error::PullError;
 pub use login::{login, LoginError};
 pub use pipeline::{pull_unpack, PullUnpackError};
 pub use push::{push, push_async, BlobPush, BlobReport, PushError, PushOptions, Pushed};
 pub use remote::plain_http;
+pub use retry::RetryPolicy;
 
 use std::fmt;
 use std::io::Read;
@@ -60,6 +76,12 @@ pub struct PullOptions {
     pub progress: Option<Progress>,
     /// Blobs downloaded at once.
     pub parallel: usize,
+    /// Mirrors, locations, `insecure` and `blocked` from registries.conf; empty: every
+    /// registry as named.
+    pub registries: RegistriesConf,
+    /// Transient failures (connection, timeout, 5xx, 429) are retried, and broken-off blob
+    /// downloads resumed, this often.
+    pub retry: RetryPolicy,
 }
 
 impl Default for PullOptions {
@@ -70,6 +92,8 @@ impl Default for PullOptions {
             insecure_hosts: Vec::new(),
             progress: None,
             parallel: DEFAULT_PARALLEL,
+            registries: RegistriesConf::default(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -86,6 +110,8 @@ impl fmt::Debug for PullOptions {
             .field("insecure_hosts", &self.insecure_hosts)
             .field("progress", &self.progress.is_some())
             .field("parallel", &self.parallel)
+            .field("registries", &self.registries)
+            .field("retry", &self.retry)
             .finish()
     }
 }
