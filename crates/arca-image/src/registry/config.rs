@@ -328,11 +328,8 @@ mod tests {
     fn bad_files_are_refused_with_their_path() {
         let e = RegistriesConf::parse("[[registry]\n", Path::new("/x/r.conf")).unwrap_err();
         assert!(e.to_string().starts_with("/x/r.conf: "), "{e}");
-        let e = RegistriesConf::parse(
-            "[[registry]]\nlocation = \"a b\"\n",
-            Path::new("r.conf"),
-        )
-        .unwrap_err();
+        let e = RegistriesConf::parse("[[registry]]\nlocation = \"a b\"\n", Path::new("r.conf"))
+            .unwrap_err();
         assert!(matches!(e, ConfigError::Invalid { .. }), "{e}");
     }
 }

@@ -25,9 +25,7 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError as OciDigestError, OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, RegistryOperation};
-use reqwest::header::{
-    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_RANGE, RANGE, RETRY_AFTER,
-};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_RANGE, RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 
 use super::config::{Plan, Source};

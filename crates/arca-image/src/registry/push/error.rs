@@ -98,9 +98,7 @@ impl PushError {
             },
             PullError::TooManyRequests {
                 reference, detail, ..
-            } => {
-                PushError::TooManyRequests { reference, detail }
-            }
+            } => PushError::TooManyRequests { reference, detail },
             PullError::Http {
                 reference,
                 status,
