@@ -1,10 +1,11 @@
 //! Pulling images from registries (the OCI distribution spec), into the verified [`Store`].
 //!
-//! The HTTP side is `oci-client` (the ORAS project's maintained client): it speaks the
-//! distribution API, follows `WWW-Authenticate` challenges (anonymous, basic, bearer tokens)
-//! and refuses to send credentials to hosts other than the registry. Everything it returns is
-//! checked again here, because the store's one invariant (a blob always hashes to its name)
-//! must not depend on a dependency's checks:
+//! Authentication is `oci-client`'s (the ORAS project's maintained client): it follows
+//! `WWW-Authenticate` challenges (anonymous, basic, bearer tokens). The manifest and blob GETs
+//! carry the credential it settled on (see `remote.rs` for why they are ours), and reqwest
+//! drops it on a redirect to another host. Everything a registry returns is checked here,
+//! because the store's one invariant (a blob always hashes to its name) must not depend on
+//! the network:
 //!
 //! - a manifest fetched by digest must hash to that digest; one fetched by tag must hash to
 //!   the `Docker-Content-Digest` the registry stated (or is named by the digest of its exact
@@ -19,8 +20,8 @@
 //! with a `Range` request, into the same ingest (so the digest check still covers every byte);
 //! registries.conf ([`RegistriesConf`]) supplies mirrors, tried in order before the registry,
 //! `insecure` (plain HTTP) and `blocked` registries. A pull killed and started again downloads
-//! only blobs the store does not have; a half-written ingest file is not resumed across
-//! processes (it is removed, nothing unverified is kept).
+//! only blobs the store does not have; a blob that was half downloaded starts over (resuming
+//! is within one pull, into its own ingest file).
 //!
 //! Layers download a few at a time ([`PullOptions::parallel`]), each streamed to disk. An
 //! async runtime lives only inside a pull: [`pull`] creates one, [`pull_async`] runs in the
