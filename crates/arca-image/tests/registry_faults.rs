@@ -375,6 +375,34 @@ fn mirror_that_is_down_falls_back_to_the_registry() {
 }
 
 #[test]
+fn credentials_are_never_sent_to_a_mirror() {
+    let f = Fixture::new(Some(("arca", "s3cret")));
+    // The mirror is the same htpasswd registry behind the proxy: without the credentials,
+    // which are the registry's, it refuses, and the pull falls back to the registry.
+    let mirror = Proxy::start(f.reg.port, Faults::default());
+    let (registries, _) = f.conf(&format!(
+        "[[registry]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"{}\"\n",
+        f.reg.host(),
+        mirror.host()
+    ));
+    let store = f.store();
+    let got = pull(
+        &r(&f.reg.host()),
+        &store,
+        &PullOptions {
+            registries,
+            auth: Some(("arca".into(), "s3cret".into())),
+            ..opts()
+        },
+    )
+    .unwrap();
+    f.assert_pulled(&got, &store);
+    let seen = mirror.seen();
+    assert!(!seen.is_empty(), "the mirror was tried");
+    assert!(seen.iter().all(|s| !s.authorization), "{seen:?}");
+}
+
+#[test]
 fn working_mirror_serves_the_pull() {
     let f = Fixture::new(None);
     let mirror = Proxy::start(f.reg.port, Faults::default());

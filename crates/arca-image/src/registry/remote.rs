@@ -62,7 +62,8 @@ pub(super) struct Remote<'a> {
     /// `Some(prefix)`: registries.conf blocks this reference.
     blocked: Option<String>,
     config: Option<PathBuf>,
-    auth: RegistryAuth,
+    /// No credentials were given (errors say so on a 401).
+    anonymous: bool,
     retry: RetryPolicy,
     pub(super) reference: &'a Reference,
 }
@@ -77,6 +78,9 @@ struct Endpoint {
     reference: Reference,
     scheme: &'static str,
     mirror: bool,
+    /// The caller's credentials where they belong (the registry the user named), anonymous
+    /// elsewhere: a mirror on another host must never see them.
+    auth: RegistryAuth,
     /// The `Authorization` value the last authentication produced.
     credential: Mutex<Option<HeaderValue>>,
 }
@@ -109,7 +113,7 @@ pub fn plain_http(reference: &Reference, insecure_hosts: &[String]) -> bool {
 }
 
 impl Endpoint {
-    fn new(source: &Source, opts: &PullOptions) -> Endpoint {
+    fn new(source: &Source, named: &Reference, opts: &PullOptions) -> Endpoint {
         let reference = &source.reference;
         let api_host = reference.api_host().to_owned();
         let plain = source.insecure || plain_http(reference, &opts.insecure_hosts);
@@ -147,6 +151,12 @@ impl Endpoint {
                 t.unwrap_or("latest").to_owned(),
             ),
         };
+        let auth = match &opts.auth {
+            Some((user, password)) if reference.registry() == named.registry() => {
+                RegistryAuth::Basic(user.clone(), password.clone())
+            }
+            _ => RegistryAuth::Anonymous,
+        };
         Endpoint {
             client: Client::new(config),
             http,
@@ -154,6 +164,7 @@ impl Endpoint {
             reference: reference.clone(),
             scheme: if plain { "http" } else { "https" },
             mirror: source.mirror,
+            auth,
             credential: Mutex::new(None),
         }
     }
@@ -181,7 +192,10 @@ impl<'a> Remote<'a> {
             Plan::Sources(s) => (s, None),
             Plan::Blocked { prefix } => (Vec::new(), Some(prefix)),
         };
-        let mut endpoints: Vec<Endpoint> = sources.iter().map(|s| Endpoint::new(s, opts)).collect();
+        let mut endpoints: Vec<Endpoint> = sources
+            .iter()
+            .map(|s| Endpoint::new(s, reference, opts))
+            .collect();
         if endpoints.is_empty() {
             // Blocked: never contacted, but push's `parts` and the errors need one.
             endpoints.push(Endpoint::new(
@@ -190,19 +204,16 @@ impl<'a> Remote<'a> {
                     insecure: false,
                     mirror: false,
                 },
+                reference,
                 opts,
             ));
         }
-        let auth = match &opts.auth {
-            Some((user, password)) => RegistryAuth::Basic(user.clone(), password.clone()),
-            None => RegistryAuth::Anonymous,
-        };
         Remote {
             endpoints,
             current: AtomicUsize::new(0),
             blocked,
             config: opts.registries.path.clone(),
-            auth,
+            anonymous: opts.auth.is_none(),
             retry: opts.retry.clone(),
             reference,
         }
@@ -213,7 +224,7 @@ impl<'a> Remote<'a> {
     /// its own requests. Always the registry itself: mirrors are for pulling.
     pub(super) fn parts(&self) -> (&Client, &oci_client::Reference, &RegistryAuth) {
         let ep = self.endpoints.last().unwrap_or_else(|| unreachable!());
-        (&ep.client, &ep.base, &self.auth)
+        (&ep.client, &ep.base, &ep.auth)
     }
 
     pub(super) fn retry_policy(&self) -> &RetryPolicy {
@@ -258,12 +269,12 @@ impl<'a> Remote<'a> {
             .retry
             .run(&what, || async {
                 ep.client
-                    .auth(&ep.base, &self.auth, RegistryOperation::Pull)
+                    .auth(&ep.base, &ep.auth, RegistryOperation::Pull)
                     .await
                     .map_err(|e| self.error(&what, None, e))
             })
             .await?;
-        let value = match (token, &self.auth) {
+        let value = match (token, &ep.auth) {
             (Some(token), _) => HeaderValue::from_str(&format!("Bearer {token}")).ok(),
             (None, RegistryAuth::Basic(user, password)) => {
                 let raw = format!("{user}:{password}");
@@ -446,8 +457,7 @@ impl<'a> Remote<'a> {
             }
             if status == StatusCode::UNAUTHORIZED && bearer && !refreshed {
                 refreshed = true;
-                let i = self.current.load(Ordering::Relaxed);
-                if std::ptr::eq(ep, &self.endpoints[i]) {
+                if let Some(i) = self.endpoints.iter().position(|e| std::ptr::eq(e, ep)) {
                     self.authenticate_at(i).await?;
                     continue;
                 }
@@ -460,7 +470,7 @@ impl<'a> Remote<'a> {
             let body = response.bytes().await.unwrap_or_default();
             let detail = format!("{what} at {url}: {}", error_body(&body));
             let reference = Box::new(self.reference.clone());
-            let anonymous = matches!(self.auth, RegistryAuth::Anonymous);
+            let anonymous = matches!(ep.auth, RegistryAuth::Anonymous);
             return Err(match status.as_u16() {
                 429 => PullError::TooManyRequests {
                     reference,
@@ -489,7 +499,7 @@ impl<'a> Remote<'a> {
         e: OciDistributionError,
     ) -> PullError {
         let reference = Box::new(self.reference.clone());
-        let anonymous = matches!(self.auth, RegistryAuth::Anonymous);
+        let anonymous = self.anonymous;
         match e {
             OciDistributionError::UnauthorizedError { url } => PullError::Unauthorized {
                 reference,

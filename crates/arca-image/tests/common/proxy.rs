@@ -15,6 +15,8 @@ use std::thread::JoinHandle;
 pub struct Seen {
     pub path: String,
     pub range: Option<String>,
+    /// The request carried an `Authorization` header.
+    pub authorization: bool,
     /// The status the proxy answered with itself, if it did not forward.
     pub injected: Option<u16>,
 }
@@ -161,6 +163,7 @@ fn serve(
     seen.lock().unwrap().push(Seen {
         path: path.clone(),
         range: range.clone(),
+        authorization: header(&head, "authorization").is_some(),
         injected: injected.map(|(s, _)| s),
     });
 
