@@ -49,8 +49,10 @@ pub enum PullError {
         status: u16,
         detail: String,
     },
-    /// No HTTP answer at all: connection refused or reset, timeout, TLS failure.
-    #[error("pulling {reference}: {what}: GET {url}: {}", chain(source))]
+    /// No HTTP answer at all: connection refused or reset, timeout, TLS failure. reqwest's
+    /// own message is often just "error sending request"; its causes (the source chain, which
+    /// `{:#}` printing adds) say what failed.
+    #[error("pulling {reference}: {what}: GET {url}")]
     Transport {
         reference: Box<Reference>,
         what: String,
@@ -158,15 +160,4 @@ fn later(retry_after: Option<Duration>) -> String {
         Some(d) => format!("in {} s", d.as_secs()),
         None => "later".to_owned(),
     }
-}
-
-/// reqwest's own message is often just "error sending request"; the causes say what failed.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s = format!("{s}: {cause}");
-        source = cause.source();
-    }
-    s
 }

@@ -87,7 +87,8 @@ impl RetryPolicy {
                         .flatten();
                     let Some(wait) = wait else { return Err(e) };
                     tracing::warn!(
-                        "{what}: {e}; retrying in {} ms ({} of {})",
+                        "{what}: {}; retrying in {} ms ({} of {})",
+                        cause(&e),
                         wait.as_millis(),
                         retry + 2,
                         self.attempts
@@ -98,6 +99,18 @@ impl RetryPolicy {
             }
         }
     }
+}
+
+/// The innermost cause of `e`: the reason a retry log line gives (the error's own text
+/// repeats the reference and `what`, which the line already has).
+fn cause(e: &dyn std::error::Error) -> String {
+    let mut last = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last
 }
 
 /// A number in [0, 1) that differs between calls and processes; jitter needs no more. The
