@@ -40,7 +40,7 @@ mod retry;
 
 pub use config::{
     ConfigError, MirrorConf, RegistriesConf, RegistryConf, REGISTRIES_CONF_ENV,
-    SYSTEM_REGISTRIES_CONF,
+    SYSTEM_REGISTRIES_CONF, SYSTEM_REGISTRIES_CONF_D,
 };
 pub use error::PullError;
 pub use login::{login, LoginError};

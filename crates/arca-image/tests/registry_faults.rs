@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use arca_image::layout::{Image, Layout};
 use arca_image::reference::Reference;
-use arca_image::registry::{pull, PullError, PullOptions, RegistriesConf, RetryPolicy};
+use arca_image::registry::{
+    pull, pull_unpack, PullError, PullOptions, RegistriesConf, RetryPolicy,
+};
 use arca_image::store::Store;
 use common::proxy::{Faults, Proxy, StatusFault};
 use common::registry::Registry;
@@ -41,6 +43,8 @@ struct Fixture {
     tmp: tempfile::TempDir,
     reg: Registry,
     want: Image,
+    /// The layer's one file, `blob.bin`.
+    data: Vec<u8>,
 }
 
 impl Fixture {
@@ -68,7 +72,12 @@ impl Fixture {
             .image(Some("t"), &amd64())
             .unwrap();
         assert!(want.layers[0].size > CUT_AT as u64 * 2);
-        Fixture { tmp, reg, want }
+        Fixture {
+            tmp,
+            reg,
+            want,
+            data,
+        }
     }
 
     fn store(&self) -> Store {
@@ -141,6 +150,29 @@ fn interrupted_layer_download_resumes_with_a_range_request() {
     assert_eq!(ranges, [None, Some(resumed.as_str())], "{gets:?}");
     // The registry sent the layer once in all: the cut part and the rest.
     assert_eq!(f.reg.blob_gets(f.want.layers[0].digest.hex()), 2);
+}
+
+#[test]
+fn resumed_download_streams_on_to_the_unpacker() {
+    let f = Fixture::new(None);
+    let proxy = Proxy::start(
+        f.reg.port,
+        Faults {
+            cut_blob: Some((CUT_AT, 1)),
+            ..Faults::default()
+        },
+    );
+    let store = f.store();
+    let dest = f.tmp.path().join("rootfs");
+    let (got, _) = pull_unpack(&r(&proxy.host()), &store, &dest, &opts(), false).unwrap();
+    f.assert_pulled(&got, &store);
+    assert!(fs::read(dest.join("blob.bin")).unwrap() == f.data);
+    let ranges: Vec<_> = proxy
+        .requests(&f.layer_path())
+        .into_iter()
+        .map(|s| s.range)
+        .collect();
+    assert_eq!(ranges, [None, Some(format!("bytes={CUT_AT}-"))]);
 }
 
 #[test]

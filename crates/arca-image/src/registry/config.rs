@@ -13,6 +13,11 @@
 //! insecure = true
 //! ```
 //!
+//! As containers/image does, the system file is followed by the drop-ins in
+//! `/etc/containers/registries.conf.d/*.conf` (in name order); a drop-in's table replaces an
+//! earlier one with the same prefix. A file named by `$ARCA_REGISTRIES_CONF` or
+//! `--registries-conf` is read alone.
+//!
 //! Everything else (`unqualified-search-registries`, short-name aliases, the v1 format's
 //! tables) is ignored: arca names unqualified images on docker.io, as Docker does. Wildcard
 //! prefixes (`*.example.com`) are not supported and never match.
@@ -25,6 +30,8 @@ use crate::reference::Reference;
 
 /// Podman's system-wide file, read when it exists and `$ARCA_REGISTRIES_CONF` is unset.
 pub const SYSTEM_REGISTRIES_CONF: &str = "/etc/containers/registries.conf";
+/// Drop-ins read after [`SYSTEM_REGISTRIES_CONF`].
+pub const SYSTEM_REGISTRIES_CONF_D: &str = "/etc/containers/registries.conf.d";
 /// Names the registries.conf to use instead of [`SYSTEM_REGISTRIES_CONF`].
 pub const REGISTRIES_CONF_ENV: &str = "ARCA_REGISTRIES_CONF";
 
@@ -48,11 +55,9 @@ pub enum ConfigError {
     },
 }
 
-/// The `[[registry]]` tables of one registries.conf, and the file they came from (for errors
-/// that tell the user where a `blocked` came from).
+/// The `[[registry]]` tables of a registries.conf (and its drop-ins).
 #[derive(Clone, Debug, Default)]
 pub struct RegistriesConf {
-    pub path: Option<PathBuf>,
     pub registries: Vec<RegistryConf>,
 }
 
@@ -72,6 +77,9 @@ pub struct RegistryConf {
     /// Tried in order before `location`; the first that serves the image is used.
     #[serde(default, rename = "mirror")]
     pub mirrors: Vec<MirrorConf>,
+    /// The file this table came from, for errors that say where a `blocked` was set.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -102,22 +110,63 @@ pub(super) struct Source {
 pub(super) enum Plan {
     /// Mirrors first, the primary location last.
     Sources(Vec<Source>),
-    /// `blocked = true` for this prefix.
-    Blocked { prefix: String },
+    /// `blocked = true` for this prefix, in this file.
+    Blocked {
+        prefix: String,
+        file: Option<PathBuf>,
+    },
+}
+
+impl RegistryConf {
+    /// The names this table applies to.
+    fn prefix(&self) -> &str {
+        self.prefix.as_deref().unwrap_or(&self.location)
+    }
 }
 
 impl RegistriesConf {
-    /// `$ARCA_REGISTRIES_CONF` if set, else [`SYSTEM_REGISTRIES_CONF`] if it exists, else none
-    /// (every registry as named, HTTPS only).
+    /// `$ARCA_REGISTRIES_CONF` if set, else [`SYSTEM_REGISTRIES_CONF`] (if it exists) and its
+    /// drop-ins, else none (every registry as named, HTTPS only).
     pub fn load_default() -> Result<RegistriesConf, ConfigError> {
         if let Some(path) = std::env::var_os(REGISTRIES_CONF_ENV).filter(|p| !p.is_empty()) {
             return RegistriesConf::load(Path::new(&path));
         }
         let system = Path::new(SYSTEM_REGISTRIES_CONF);
-        if system.exists() {
-            return RegistriesConf::load(system);
+        let mut conf = if system.exists() {
+            RegistriesConf::load(system)?
+        } else {
+            RegistriesConf::default()
+        };
+        conf.add_drop_ins(Path::new(SYSTEM_REGISTRIES_CONF_D))?;
+        Ok(conf)
+    }
+
+    /// Adds `dir/*.conf` in name order, each table replacing one with the same prefix. A
+    /// missing directory has none.
+    pub fn add_drop_ins(&mut self, dir: &Path) -> Result<(), ConfigError> {
+        let read_err = |source| ConfigError::Read {
+            path: dir.to_owned(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .map(|e| e.map(|e| e.path()).map_err(read_err))
+                .collect::<Result<_, _>>()?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(read_err(e)),
+        };
+        files.retain(|p| p.extension().is_some_and(|x| x == "conf"));
+        files.sort();
+        for file in files {
+            for table in RegistriesConf::load(&file)?.registries {
+                let prefix = table.prefix();
+                match self.registries.iter_mut().find(|t| t.prefix() == prefix) {
+                    Some(t) => *t = table,
+                    None => self.registries.push(table),
+                }
+            }
         }
-        Ok(RegistriesConf::default())
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<RegistriesConf, ConfigError> {
@@ -153,10 +202,15 @@ impl RegistriesConf {
                 }
             }
         }
-        Ok(RegistriesConf {
-            path: Some(path.to_owned()),
-            registries: file.registry,
-        })
+        let registries = file
+            .registry
+            .into_iter()
+            .map(|r| RegistryConf {
+                file: Some(path.to_owned()),
+                ..r
+            })
+            .collect();
+        Ok(RegistriesConf { registries })
     }
 
     /// The table whose prefix matches `name` (`registry/repository`) longest, as
@@ -165,7 +219,7 @@ impl RegistriesConf {
         self.registries
             .iter()
             .filter_map(|r| {
-                let prefix = r.prefix.as_deref().unwrap_or(&r.location);
+                let prefix = r.prefix();
                 let matches = !prefix.is_empty()
                     && (name == prefix
                         || name
@@ -190,6 +244,7 @@ impl RegistriesConf {
         if conf.blocked {
             return Plan::Blocked {
                 prefix: prefix.to_owned(),
+                file: conf.file.clone(),
             };
         }
         let rest = &name[prefix.len()..];
@@ -252,7 +307,7 @@ mod tests {
                 .into_iter()
                 .map(|s| (s.reference.to_string(), s.insecure, s.mirror))
                 .collect(),
-            Plan::Blocked { prefix } => panic!("blocked by {prefix}"),
+            Plan::Blocked { prefix, .. } => panic!("blocked by {prefix}"),
         }
     }
 
@@ -318,10 +373,40 @@ mod tests {
         assert_eq!(
             c.plan(&r("quay.io/bad/app")),
             Plan::Blocked {
-                prefix: "quay.io/bad".into()
+                prefix: "quay.io/bad".into(),
+                file: Some("registries.conf".into()),
             }
         );
         assert_eq!(sources(c.plan(&r("quay.io/good/app"))).len(), 1);
+    }
+
+    #[test]
+    fn drop_ins_replace_tables_by_prefix_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("registries.conf.d");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(
+            d.join("20-block.conf"),
+            "[[registry]]\nlocation = \"quay.io\"\nblocked = true\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("10-mirror.conf"),
+            "[[registry]]\nlocation = \"quay.io\"\n[[registry.mirror]]\nlocation = \"m.lan\"\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("ignored.txt"), "not toml [").unwrap();
+        let mut c = conf("[[registry]]\nlocation = \"docker.io\"\n");
+        c.add_drop_ins(&d).unwrap();
+        assert_eq!(c.registries.len(), 2);
+        assert_eq!(
+            c.plan(&r("quay.io/a/b")),
+            Plan::Blocked {
+                prefix: "quay.io".into(),
+                file: Some(d.join("20-block.conf")),
+            }
+        );
+        c.add_drop_ins(&dir.path().join("missing")).unwrap();
     }
 
     #[test]

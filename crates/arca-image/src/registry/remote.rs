@@ -59,9 +59,8 @@ pub(super) struct Remote<'a> {
     endpoints: Vec<Endpoint>,
     /// The endpoint in use: the first that authenticated and served the reference.
     current: AtomicUsize,
-    /// `Some(prefix)`: registries.conf blocks this reference.
-    blocked: Option<String>,
-    config: Option<PathBuf>,
+    /// `Some((prefix, file))`: registries.conf blocks this reference.
+    blocked: Option<(String, Option<PathBuf>)>,
     /// No credentials were given (errors say so on a 401).
     anonymous: bool,
     retry: RetryPolicy,
@@ -190,7 +189,7 @@ impl<'a> Remote<'a> {
     pub(super) fn new(reference: &'a Reference, opts: &PullOptions) -> Remote<'a> {
         let (sources, blocked) = match opts.registries.plan(reference) {
             Plan::Sources(s) => (s, None),
-            Plan::Blocked { prefix } => (Vec::new(), Some(prefix)),
+            Plan::Blocked { prefix, file } => (Vec::new(), Some((prefix, file))),
         };
         let mut endpoints: Vec<Endpoint> = sources
             .iter()
@@ -212,7 +211,6 @@ impl<'a> Remote<'a> {
             endpoints,
             current: AtomicUsize::new(0),
             blocked,
-            config: opts.registries.path.clone(),
             anonymous: opts.auth.is_none(),
             retry: opts.retry.clone(),
             reference,
@@ -241,11 +239,11 @@ impl<'a> Remote<'a> {
     /// is reported as such, not as the 401 of whatever request came first. A mirror that
     /// fails here is skipped for the next location, as Podman does.
     pub(super) async fn authenticate(&self) -> Result<(), PullError> {
-        if let Some(prefix) = &self.blocked {
+        if let Some((prefix, file)) = &self.blocked {
             return Err(PullError::Blocked {
                 reference: Box::new(self.reference.clone()),
                 prefix: prefix.clone(),
-                config: self.config.clone(),
+                config: file.clone(),
             });
         }
         let first = self.current.load(Ordering::Relaxed);
