@@ -30,6 +30,7 @@
 
 mod blobs;
 mod config;
+mod endpoint;
 mod error;
 mod login;
 mod pipeline;
@@ -42,11 +43,11 @@ pub use config::{
     ConfigError, MirrorConf, RegistriesConf, RegistryConf, REGISTRIES_CONF_ENV,
     SYSTEM_REGISTRIES_CONF, SYSTEM_REGISTRIES_CONF_D,
 };
+pub use endpoint::plain_http;
 pub use error::PullError;
 pub use login::{login, LoginError};
 pub use pipeline::{pull_unpack, PullUnpackError};
 pub use push::{push, push_async, BlobPush, BlobReport, PushError, PushOptions, Pushed};
-pub use remote::plain_http;
 pub use retry::RetryPolicy;
 
 use std::fmt;

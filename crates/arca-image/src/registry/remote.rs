@@ -1,27 +1,24 @@
-//! One registry conversation: where to connect (mirrors from registries.conf first, plain HTTP
-//! only for loopback and the hosts the caller or the configuration names), which credentials,
-//! what its errors mean, and trying again when a failure is transient (see `retry.rs`).
+//! One registry conversation: which location (mirrors from registries.conf first, falling
+//! back to the registry; see `endpoint.rs`), what its errors mean, and trying again when a
+//! failure is transient (see `retry.rs`).
 //!
 //! `oci-client` runs the authentication (the `WWW-Authenticate` challenge and the token
 //! flow). The pull's own GETs (manifests, blobs) are sent here, on the same kind of reqwest
-//! client, with the credential oci-client settled on: oci-client's calls keep neither the
-//! status line's headers (`Retry-After`) nor offer an honest resume (its partial stream
-//! skips the digest check), and a blob download that broke off must continue with a `Range`
-//! request from the byte the store has, not from zero. reqwest drops `Authorization` on a
-//! redirect to another host (a blob served from a CDN), as oci-client relied on too.
+//! client, with the credential oci-client settled on: oci-client's errors keep no response
+//! headers (a 429's `Retry-After`), and its partial blob stream skips verification, while a
+//! download that broke off must continue with a `Range` request from the byte the store has,
+//! into the same verifying ingest. reqwest drops `Authorization` on a redirect to another host
+//! (a blob served from a CDN), as oci-client relied on too.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::PoisonError;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError as OciDigestError, OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, RegistryOperation};
@@ -29,14 +26,13 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_RANGE, RANGE, 
 use reqwest::StatusCode;
 
 use super::config::{Plan, Source};
+use super::endpoint::Endpoint;
 use super::retry::parse_retry_after;
 use super::{PullError, PullOptions, RetryPolicy};
 use crate::digest::Digest;
 use crate::layout::MAX_JSON_SIZE;
 use crate::media::types;
 use crate::reference::Reference;
-
-const USER_AGENT: &str = concat!("arca/", env!("CARGO_PKG_VERSION"));
 
 /// What a manifest request may get back: single-platform manifests and indexes, OCI or Docker.
 const MANIFEST_TYPES: &[&str] = &[
@@ -48,11 +44,6 @@ const MANIFEST_TYPES: &[&str] = &[
 
 /// Registry error bodies can be whole HTML pages; this much says what went wrong.
 const MAX_DETAIL: usize = 300;
-
-/// Connecting may take this long; a registry that does not answer by then is down.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A body that stalls this long is a broken connection (retried, resumed), not a slow one.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(super) struct Remote<'a> {
     /// Where the image may come from, in order: mirrors, then the registry itself.
@@ -67,122 +58,12 @@ pub(super) struct Remote<'a> {
     pub(super) reference: &'a Reference,
 }
 
-/// One location of the image: a mirror or the registry.
-struct Endpoint {
-    client: Client,
-    http: reqwest::Client,
-    /// `oci-client`'s form of the reference, addressed at the API host.
-    base: oci_client::Reference,
-    /// The user's reference rewritten to this location.
-    reference: Reference,
-    scheme: &'static str,
-    mirror: bool,
-    /// The caller's credentials where they belong (the registry the user named), anonymous
-    /// elsewhere: a mirror on another host must never see them.
-    auth: RegistryAuth,
-    /// The `Authorization` value the last authentication produced.
-    credential: Mutex<Option<HeaderValue>>,
-}
-
 /// A blob's body as it arrives. `skip`: bytes at its start the caller already has (a registry
 /// that ignored `Range` and sent the whole blob again).
 pub(super) struct BlobBody {
     pub stream: BoxStream<'static, reqwest::Result<Bytes>>,
     pub skip: u64,
     pub url: String,
-}
-
-/// Plain HTTP is only ever chosen for the loopback (nothing crosses a network, which is how
-/// Docker and Podman treat `localhost` registries too) or for hosts the caller listed; every
-/// other registry is HTTPS with certificate checks, never downgraded on failure.
-pub fn plain_http(reference: &Reference, insecure_hosts: &[String]) -> bool {
-    let host = reference.host();
-    let loopback = host == "localhost"
-        || match host.parse::<IpAddr>() {
-            Ok(IpAddr::V4(v4)) => v4.is_loopback(),
-            Ok(IpAddr::V6(v6)) => {
-                v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-            }
-            Err(_) => false,
-        };
-    loopback
-        || insecure_hosts
-            .iter()
-            .any(|h| h == reference.registry() || h == host)
-}
-
-impl Endpoint {
-    fn new(source: &Source, named: &Reference, opts: &PullOptions) -> Endpoint {
-        let reference = &source.reference;
-        let api_host = reference.api_host().to_owned();
-        let plain = source.insecure || plain_http(reference, &opts.insecure_hosts);
-        let protocol = if plain {
-            ClientProtocol::HttpsExcept(vec![api_host.clone()])
-        } else {
-            ClientProtocol::Https
-        };
-        let config = ClientConfig {
-            protocol,
-            // An insecure registry's token server may well have a self-signed certificate.
-            accept_invalid_certificates: plain,
-            // We choose platforms ourselves (see resolve.rs); oci-client never picks.
-            platform_resolver: None,
-            user_agent: USER_AGENT,
-            connect_timeout: Some(CONNECT_TIMEOUT),
-            read_timeout: Some(READ_TIMEOUT),
-            ..ClientConfig::default()
-        };
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .tls_danger_accept_invalid_certs(plain)
-            .build()
-            // Only a TLS backend that fails to initialise gets here; the default client
-            // reports the same failure on the first request.
-            .unwrap_or_default();
-        let repository = reference.repository().to_owned();
-        let base = match (reference.digest(), reference.tag()) {
-            (Some(d), _) => oci_client::Reference::with_digest(api_host, repository, d.to_string()),
-            (None, t) => oci_client::Reference::with_tag(
-                api_host,
-                repository,
-                t.unwrap_or("latest").to_owned(),
-            ),
-        };
-        let auth = match &opts.auth {
-            Some((user, password)) if reference.registry() == named.registry() => {
-                RegistryAuth::Basic(user.clone(), password.clone())
-            }
-            _ => RegistryAuth::Anonymous,
-        };
-        Endpoint {
-            client: Client::new(config),
-            http,
-            base,
-            reference: reference.clone(),
-            scheme: if plain { "http" } else { "https" },
-            mirror: source.mirror,
-            auth,
-            credential: Mutex::new(None),
-        }
-    }
-
-    fn credential(&self) -> Option<HeaderValue> {
-        self.credential
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!(
-            "{}://{}/v2/{}/{path}",
-            self.scheme,
-            self.reference.api_host(),
-            self.reference.repository()
-        )
-    }
 }
 
 impl<'a> Remote<'a> {
@@ -627,32 +508,5 @@ fn error_body(body: &[u8]) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         _ => clip(&String::from_utf8_lossy(body)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn r(s: &str) -> Reference {
-        Reference::parse(s).unwrap()
-    }
-
-    #[test]
-    fn plain_http_only_for_loopback_and_listed_hosts() {
-        assert!(plain_http(&r("localhost/x"), &[]));
-        assert!(plain_http(&r("localhost:5000/x"), &[]));
-        assert!(plain_http(&r("127.0.0.1:5000/x"), &[]));
-        assert!(plain_http(&r("127.1.2.3/x"), &[]));
-        assert!(plain_http(&r("[::1]:5000/x"), &[]));
-        assert!(!plain_http(&r("128.0.0.1/x"), &[]));
-        assert!(!plain_http(&r("busybox"), &[]));
-        assert!(!plain_http(&r("localhost.example.com/x"), &[]));
-        assert!(!plain_http(&r("10.0.0.1:5000/x"), &[]));
-        assert!(plain_http(
-            &r("10.0.0.1:5000/x"),
-            &["10.0.0.1:5000".to_owned()]
-        ));
-        assert!(plain_http(&r("reg.lan/x"), &["reg.lan".to_owned()]));
     }
 }
