@@ -11,9 +11,11 @@
 //!   path-safe archive reader `oci-archive:` pulls share.
 //! - [`media`]: media types and layer decompression (gzip, zstd, none).
 //! - [`reference`]: Docker-style image references (`busybox`, `host:5000/a/b:tag@sha256:…`).
-//! - [`registry`]: pulls from registries (OCI distribution) into the store, verified; pushes
-//!   from it (blobs the registry lacks, then the manifest's exact bytes); pull and unpack
-//!   overlapped (`pull_unpack`), the rootfs committed only once everything checked.
+//! - [`registry`]: pulls from registries (OCI distribution) into the store, verified, with
+//!   retries and backoff for transient failures, resumed (`Range`) layer downloads, and
+//!   mirrors / insecure / blocked registries from registries.conf; pushes from it (blobs the
+//!   registry lacks, then the manifest's exact bytes); pull and unpack overlapped
+//!   (`pull_unpack`), the rootfs committed only once everything checked.
 //! - [`unpack`]: streaming, path-safe extraction of layer tarballs (whiteouts, hardlinks,
 //!   devices, xattrs, ownership, modes, mtimes).
 //! - [`objects`]: file-level dedup: each unpacked file a content-addressed object, hardlinked

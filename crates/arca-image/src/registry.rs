@@ -1,10 +1,11 @@
 //! Pulling images from registries (the OCI distribution spec), into the verified [`Store`].
 //!
-//! The HTTP side is `oci-client` (the ORAS project's maintained client): it speaks the
-//! distribution API, follows `WWW-Authenticate` challenges (anonymous, basic, bearer tokens)
-//! and refuses to send credentials to hosts other than the registry. Everything it returns is
-//! checked again here, because the store's one invariant (a blob always hashes to its name)
-//! must not depend on a dependency's checks:
+//! Authentication is `oci-client`'s (the ORAS project's maintained client): it follows
+//! `WWW-Authenticate` challenges (anonymous, basic, bearer tokens). The manifest and blob GETs
+//! carry the credential it settled on (see `remote.rs` for why they are ours), and reqwest
+//! drops it on a redirect to another host. Everything a registry returns is checked here,
+//! because the store's one invariant (a blob always hashes to its name) must not depend on
+//! the network:
 //!
 //! - a manifest fetched by digest must hash to that digest; one fetched by tag must hash to
 //!   the `Docker-Content-Digest` the registry stated (or is named by the digest of its exact
@@ -13,24 +14,41 @@
 //! - config and layers go through [`Store::ingest`], which checks size and digest before the
 //!   blob is visible; blobs the store already holds are not requested at all.
 //!
+//! Robustness, as Docker and Podman pull: transient failures (connection errors, timeouts,
+//! 5xx, 429 with its `Retry-After`) are retried with jittered exponential backoff
+//! ([`RetryPolicy`]); a layer download that breaks off continues from the byte the store has
+//! with a `Range` request, into the same ingest (so the digest check still covers every byte);
+//! registries.conf ([`RegistriesConf`]) supplies mirrors, tried in order before the registry,
+//! `insecure` (plain HTTP) and `blocked` registries. A pull killed and started again downloads
+//! only blobs the store does not have; a blob that was half downloaded starts over (resuming
+//! is within one pull, into its own ingest file).
+//!
 //! Layers download a few at a time ([`PullOptions::parallel`]), each streamed to disk. An
 //! async runtime lives only inside a pull: [`pull`] creates one, [`pull_async`] runs in the
 //! caller's. [`pull_unpack`] also builds the root filesystem while the layers arrive (each
 //! body teed to the store and to the unpacker; see `pipeline.rs`).
 
 mod blobs;
+mod config;
+mod endpoint;
 mod error;
 mod login;
 mod pipeline;
 mod push;
 mod remote;
 mod resolve;
+mod retry;
 
+pub use config::{
+    ConfigError, MirrorConf, RegistriesConf, RegistryConf, REGISTRIES_CONF_ENV,
+    SYSTEM_REGISTRIES_CONF, SYSTEM_REGISTRIES_CONF_D,
+};
+pub use endpoint::plain_http;
 pub use error::PullError;
 pub use login::{login, LoginError};
 pub use pipeline::{pull_snapshots, pull_unpack, PullUnpackError, Pulled};
 pub use push::{push, push_async, BlobPush, BlobReport, PushError, PushOptions, Pushed};
-pub use remote::plain_http;
+pub use retry::RetryPolicy;
 
 use std::fmt;
 use std::io::Read;
@@ -60,6 +78,12 @@ pub struct PullOptions {
     pub progress: Option<Progress>,
     /// Blobs downloaded at once.
     pub parallel: usize,
+    /// Mirrors, locations, `insecure` and `blocked` from registries.conf; empty: every
+    /// registry as named.
+    pub registries: RegistriesConf,
+    /// Transient failures (connection, timeout, 5xx, 429) are retried, and broken-off blob
+    /// downloads resumed, this often.
+    pub retry: RetryPolicy,
 }
 
 impl Default for PullOptions {
@@ -70,6 +94,8 @@ impl Default for PullOptions {
             insecure_hosts: Vec::new(),
             progress: None,
             parallel: DEFAULT_PARALLEL,
+            registries: RegistriesConf::default(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -86,6 +112,8 @@ impl fmt::Debug for PullOptions {
             .field("insecure_hosts", &self.insecure_hosts)
             .field("progress", &self.progress.is_some())
             .field("parallel", &self.parallel)
+            .field("registries", &self.registries)
+            .field("retry", &self.retry)
             .finish()
     }
 }

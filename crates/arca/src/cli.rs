@@ -105,6 +105,14 @@ pub struct PullArgs {
     /// Credentials file (default: Podman's auth.json, then Docker's config.json)
     #[arg(long)]
     pub authfile: Option<PathBuf>,
+    /// false: the image's registry may be reached over plain HTTP (as Podman's flag)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// Mirrors, insecure and blocked registries (containers-registries.conf(5); default:
+    /// $ARCA_REGISTRIES_CONF, else /etc/containers/registries.conf if it exists)
+    #[arg(long, value_name = "FILE")]
+    pub registries_conf: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -122,6 +130,10 @@ pub struct PushArgs {
     /// Credentials file (default: Podman's auth.json, then Docker's config.json)
     #[arg(long)]
     pub authfile: Option<PathBuf>,
+    /// false: the destination registry may be reached over plain HTTP (as Podman's flag)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,16 +2,21 @@
 //! memory) through [`Store::ingest`], which verifies size and digest before anything becomes
 //! visible. The network side is async; the ingest (hashing, writing, fsync) runs on a blocking
 //! thread fed by a small channel, so a slow disk slows the download instead of filling memory.
+//!
+//! A body that breaks off is resumed: the same ingest keeps reading, and the bytes from where
+//! it stopped come from a `Range` request (or, from a registry that ignores `Range`, from the
+//! whole body with its known start skipped). The ingest's digest check covers every byte
+//! however many responses brought them, so nothing unverified becomes visible.
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::remote::{stream_digest_error, Remote};
+use super::remote::{BlobBody, Remote};
 use super::{Progress, PullError};
 use crate::digest::{Digest, DigestError};
 use crate::store::{Store, StoreError};
@@ -127,8 +132,8 @@ async fn fetch_one(
         return Err(Fail::Cancelled);
     }
     let mut tee = hooks.start(digest);
-    let mut stream = match remote.blob(digest).await {
-        Ok(s) => s,
+    let body = match remote.blob(digest, 0).await {
+        Ok(b) => b,
         Err(e) => {
             tee_fail(tee, "the download failed").await;
             return Err(e.into());
@@ -149,29 +154,60 @@ async fn fetch_one(
         tokio::task::spawn_blocking(move || store.ingest(&digest, size, reader))
     };
     let mut cancelled = false;
-    loop {
+    // Why the bytes stopped short, when it was the network's doing: reported rather than
+    // the ingest's "source failed".
+    let mut network: Option<PullError> = None;
+    let mut body = Some(body);
+    let mut sent: u64 = 0;
+    let mut resume = Resume::default();
+    while let Some(b) = body.as_mut() {
         if stop.load(Ordering::Relaxed) {
             cancelled = true;
             break;
         }
-        let item = match stream.try_next().await {
-            Ok(Some(chunk)) => Ok(chunk),
-            Ok(None) => break,
-            Err(e) => Err(e),
+        let cut = match b.stream.next().await {
+            Some(Ok(mut chunk)) => {
+                // A registry that ignored `Range`: what we already have comes again.
+                let skip = usize::try_from(b.skip).map_or(chunk.len(), |s| s.min(chunk.len()));
+                b.skip -= skip as u64;
+                let _ = chunk.split_to(skip);
+                if chunk.is_empty() {
+                    continue;
+                }
+                sent += chunk.len() as u64;
+                let copy = chunk.clone();
+                // The ingest stopped reading (it refused the blob): its result says why.
+                if tx.send(Ok(chunk)).await.is_err() {
+                    break;
+                }
+                // The store first, then the copy: a reader that gave up (the unpack failed)
+                // does not stop the ingest, whose verdict is what the caller reports.
+                if let Some(t) = &tee {
+                    if t.send(Ok(copy)).await.is_err() {
+                        tee = None;
+                    }
+                }
+                continue;
+            }
+            // The whole blob (or more: the ingest refuses an over-long one), or the end.
+            None if sent >= size => break,
+            None => format!("the body ended after {sent} of {size} bytes"),
+            Some(Err(e)) => format!("the body broke off after {sent} of {size} bytes: {e}"),
         };
-        let last = item.is_err();
-        let copy = item.as_ref().ok().cloned();
-        // The ingest stopped reading (it refused the blob): its result says why.
-        if tx.send(item).await.is_err() || last {
-            break;
-        }
-        // The store first, then the copy: a reader that gave up (the unpack failed) does not
-        // stop the ingest, whose verdict is what the caller reports.
-        if let (Some(t), Some(chunk)) = (&tee, copy) {
-            if t.send(Ok(chunk)).await.is_err() {
-                tee = None;
+        // Interrupted: continue from byte `sent` into the same ingest, which has hashed and
+        // written exactly the bytes sent so far.
+        let url = b.url.clone();
+        match resume.next(remote, digest, sent, &url, cut).await {
+            Ok(next) => body = Some(next),
+            Err(e) => {
+                network = Some(e);
+                body = None;
             }
         }
+    }
+    if network.is_some() || cancelled {
+        // Ends the ingest with an error: it removes its partial file.
+        let _ = tx.send(Err(io::Error::other("the download failed"))).await;
     }
     drop(tx);
     let result = ingest.await.unwrap_or_else(|join| {
@@ -180,15 +216,68 @@ async fn fetch_one(
             source: io::Error::other(format!("ingest thread failed: {join}")),
         })
     });
-    if cancelled || result.is_err() {
+    if cancelled || network.is_some() || result.is_err() {
         tee_fail(tee, "the download failed").await;
     }
     // Otherwise the copy ends here, as the body did.
+    if let Some(e) = network {
+        return Err(Fail::Error(e));
+    }
     match result {
         Ok(_) if cancelled => Err(Fail::Cancelled),
         Ok(_) => Ok(()),
         Err(_) if cancelled => Err(Fail::Cancelled),
         Err(e) => Err(Fail::Error(classify(remote, digest, e))),
+    }
+}
+
+/// Bounds how often one download is resumed. Attempts count as for any request
+/// ([`RetryPolicy::attempts`](super::RetryPolicy)), but start over once a resumed body brought
+/// bytes: a long download over a flaky link may break many times and still finish. The
+/// overall cap stops a registry that sends a byte and hangs up from keeping us forever.
+#[derive(Default)]
+struct Resume {
+    retries: u32,
+    total: u32,
+    /// The offset of the last resume; progress past it resets `retries`.
+    from: u64,
+}
+
+/// Resumes per download at most.
+const MAX_RESUMES: u32 = 32;
+
+impl Resume {
+    async fn next(
+        &mut self,
+        remote: &Remote<'_>,
+        digest: &Digest,
+        sent: u64,
+        url: &str,
+        cut: String,
+    ) -> Result<BlobBody, PullError> {
+        if sent > self.from {
+            self.retries = 0;
+        }
+        self.from = sent;
+        let policy = remote.retry_policy();
+        let failure = PullError::Interrupted {
+            reference: Box::new(remote.reference.clone()),
+            digest: digest.clone(),
+            url: url.to_owned(),
+            detail: cut,
+        };
+        if self.retries + 1 >= policy.attempts || self.total >= MAX_RESUMES {
+            return Err(failure);
+        }
+        let wait = policy.backoff(self.retries);
+        tracing::warn!(
+            "{failure}; resuming from byte {sent} in {} ms",
+            wait.as_millis()
+        );
+        tokio::time::sleep(wait).await;
+        self.retries += 1;
+        self.total += 1;
+        remote.blob(digest, sent).await
     }
 }
 
@@ -222,13 +311,6 @@ fn classify(remote: &Remote<'_>, digest: &Digest, e: StoreError) -> PullError {
             expected,
             actual,
         },
-        StoreError::Source { source, .. } if stream_digest_error(&source).is_some() => {
-            PullError::DigestMismatch {
-                reference,
-                expected: digest.to_string(),
-                actual: stream_digest_error(&source).unwrap_or_default(),
-            }
-        }
         source => PullError::Store { reference, source },
     }
 }

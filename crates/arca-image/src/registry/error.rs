@@ -1,3 +1,6 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::digest::Digest;
 use crate::layout::LayoutError;
 use crate::reference::Reference;
@@ -10,7 +13,10 @@ use crate::store::StoreError;
 /// variant to keep the error (and every `Result` carrying it) small.
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
-    #[error("pulling {reference}: authentication required (401){}: {detail}", hint(*.anonymous))]
+    #[error(
+        "pulling {reference}: authentication required (401) by {}{}: {detail}",
+        .reference.registry(), hint(*.anonymous, .reference.registry())
+    )]
     Unauthorized {
         reference: Box<Reference>,
         anonymous: bool,
@@ -28,17 +34,48 @@ pub enum PullError {
         detail: String,
     },
     #[error(
-        "pulling {reference}: the registry is rate-limiting us (429), try again later: {detail}"
+        "pulling {reference}: too many requests (429): the registry is rate-limiting us, try \
+         again {}: {detail}", later(*.retry_after)
     )]
     TooManyRequests {
         reference: Box<Reference>,
         detail: String,
+        /// The registry's `Retry-After`, when it sent one in seconds.
+        retry_after: Option<Duration>,
     },
     #[error("pulling {reference}: the registry answered HTTP {status}: {detail}")]
     Http {
         reference: Box<Reference>,
         status: u16,
         detail: String,
+    },
+    /// No HTTP answer at all: connection refused or reset, timeout, TLS failure. reqwest's
+    /// own message is often just "error sending request"; its causes (the source chain, which
+    /// `{:#}` printing adds) say what failed.
+    #[error("pulling {reference}: {what}: GET {url}")]
+    Transport {
+        reference: Box<Reference>,
+        what: String,
+        url: String,
+        source: reqwest::Error,
+    },
+    /// A blob download that kept breaking off, resumed as often as the retry policy allows.
+    #[error("pulling {reference}: blob {digest}: GET {url}: {detail}")]
+    Interrupted {
+        reference: Box<Reference>,
+        digest: Digest,
+        url: String,
+        detail: String,
+    },
+    /// registries.conf says `blocked = true` for the prefix the reference falls under.
+    #[error(
+        "pulling {reference}: registry {prefix} is blocked in {}",
+        .config.as_deref().map_or("the registries configuration".into(), |p| p.display().to_string())
+    )]
+    Blocked {
+        reference: Box<Reference>,
+        prefix: String,
+        config: Option<PathBuf>,
     },
     #[error("pulling {reference}: {what}: {source}")]
     Registry {
@@ -110,10 +147,17 @@ pub enum PullError {
     },
 }
 
-fn hint(anonymous: bool) -> &'static str {
+fn hint(anonymous: bool, registry: &str) -> String {
     if anonymous {
-        " and no credentials were given"
+        format!(" and no credentials were given (log in with `arca login {registry}`)")
     } else {
-        ", the credentials were refused"
+        format!(", the credentials were refused (check them with `arca login {registry}`)")
+    }
+}
+
+fn later(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!("in {} s", d.as_secs()),
+        None => "later".to_owned(),
     }
 }

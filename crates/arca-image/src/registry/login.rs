@@ -9,7 +9,8 @@
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::StatusCode;
 
-use super::remote::{plain_http, Remote};
+use super::endpoint::plain_http;
+use super::remote::Remote;
 use super::{PullError, PullOptions};
 use crate::reference::Reference;
 

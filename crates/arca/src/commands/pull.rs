@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use arca_image::gc::GcLock;
 use arca_image::layout::{ImageReference, PlatformSpec};
 use arca_image::reference::Reference;
-use arca_image::registry::{self, PullOptions};
+use arca_image::registry::{self, PullOptions, RegistriesConf};
 
 use super::ImageState;
 use crate::cli::PullArgs;
@@ -57,10 +57,16 @@ fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -
         a.authfile.as_deref(),
         reference.registry(),
     )?;
+    let registries = match &a.registries_conf {
+        Some(path) => RegistriesConf::load(path)?,
+        None => RegistriesConf::load_default()?,
+    };
     let opts = PullOptions {
         platform,
         auth,
         progress: crate::progress::reporter(a.quiet),
+        insecure_hosts: insecure_hosts(a.tls_verify, &reference),
+        registries,
         ..PullOptions::default()
     };
     let _lock = GcLock::shared(state.store.root())?;
@@ -91,6 +97,15 @@ fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -
     }
     println!("{}", record.id);
     Ok(0)
+}
+
+/// `--tls-verify=false`: the reference's registry may be reached over plain HTTP.
+pub(super) fn insecure_hosts(tls_verify: bool, reference: &Reference) -> Vec<String> {
+    if tls_verify {
+        Vec::new()
+    } else {
+        vec![reference.registry().to_owned()]
+    }
 }
 
 /// The name an image from a layout gets, as Podman names them: `localhost/<last path

@@ -36,6 +36,7 @@ pub fn push(state: &ImageState, a: &PushArgs) -> Result<i32> {
     let opts = PushOptions {
         auth,
         mount_from: mount_sources(&record, &dest),
+        insecure_hosts: super::pull::insecure_hosts(a.tls_verify, &dest),
         on_blob: Some(Arc::new(move |digest, outcome| {
             if quiet {
                 return;

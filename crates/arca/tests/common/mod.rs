@@ -30,6 +30,11 @@ impl Env {
     }
 
     pub fn arca(&self, args: &[&str]) -> Output {
+        self.arca_with(args, &[])
+    }
+
+    /// `arca ARGS` with extra environment variables.
+    pub fn arca_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_arca"))
             .arg("--root")
             .arg(self.path().join("root"))
@@ -37,6 +42,9 @@ impl Env {
             // Stored logins are the test's own: never the host's Podman or Docker files.
             .env("REGISTRY_AUTH_FILE", self.path().join("auth.json"))
             .env("DOCKER_CONFIG", self.path().join("docker"))
+            // Nor the host's registries.conf (mirrors, blocked registries): an empty one.
+            .env("ARCA_REGISTRIES_CONF", "/dev/null")
+            .envs(env.iter().copied())
             .current_dir(self.path())
             .output()
             .unwrap()

@@ -96,9 +96,9 @@ impl PushError {
                 what,
                 detail,
             },
-            PullError::TooManyRequests { reference, detail } => {
-                PushError::TooManyRequests { reference, detail }
-            }
+            PullError::TooManyRequests {
+                reference, detail, ..
+            } => PushError::TooManyRequests { reference, detail },
             PullError::Http {
                 reference,
                 status,
@@ -138,6 +138,9 @@ fn pull_reference(e: PullError) -> Box<Reference> {
         | PullError::TooManyRequests { reference, .. }
         | PullError::Http { reference, .. }
         | PullError::Registry { reference, .. }
+        | PullError::Transport { reference, .. }
+        | PullError::Interrupted { reference, .. }
+        | PullError::Blocked { reference, .. }
         | PullError::DigestMismatch { reference, .. }
         | PullError::SizeMismatch { reference, .. }
         | PullError::TooLarge { reference, .. }
