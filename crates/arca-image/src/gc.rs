@@ -115,6 +115,8 @@ pub fn collect_all(
     catalog.forget_layers(&removed)?;
     let after = snapshots.objects().usage().unwrap_or_default();
     out.snapshots = removed.len();
+    // Nothing waits on a download or unpack lock while this one is held exclusively.
+    store.remove_locks()?;
     out.objects = before.objects.saturating_sub(after.objects);
     out.object_bytes = before.bytes.saturating_sub(after.bytes);
     Ok(out)

@@ -24,7 +24,7 @@
 //! stored once across all layers and images, and a copy-driver tree costs directory entries.
 //!
 //! Crash safety: a tree is built in a staging directory, `syncfs`ed, and renamed into place
-//! without replacing. Unpacks of one chain take turns on a lock file, so concurrent pulls of
+//! without replacing. Unpacks of one chain take turns on a lock file (`<images>/locks/`), so concurrent pulls of
 //! one image unpack each layer once. A crash leaves at most a staging directory (removed by
 //! the next collection).
 
@@ -135,6 +135,7 @@ pub struct Snapshots {
     driver: Driver,
     committed: PathBuf,
     active: PathBuf,
+    locks: PathBuf,
     objects: Arc<Objects>,
     preserve_owner: bool,
 }
@@ -195,6 +196,7 @@ impl Snapshots {
             driver,
             committed,
             active,
+            locks: images.join("locks"),
             objects: Arc::new(objects),
             preserve_owner: rustix::process::geteuid().is_root(),
         })
@@ -221,10 +223,12 @@ impl Snapshots {
         self.dir(chain).is_dir()
     }
 
-    /// An exclusive flock on `.<chain>.lock` beside the trees (released when dropped, or when
-    /// the process dies).
+    /// An exclusive flock on the store's `locks/chain-<hex>.lock` (released when dropped, or
+    /// when the process dies; the files are removed by collection).
     fn lock(&self, chain: &Digest) -> Result<std::fs::File, SnapshotError> {
-        let path = self.committed.join(format!(".{}.lock", chain.hex()));
+        let dir = self.locks.clone();
+        crate::store::create_private_dir(&dir).map_err(io_err("create", &dir))?;
+        let path = dir.join(format!("chain-{}.lock", chain.hex()));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -523,14 +527,8 @@ impl Snapshots {
             let name = ent.file_name();
             let name = name.to_string_lossy();
             if name.starts_with('.') {
-                // A staging directory of an unpack that died, or a chain's lock file: the GC
-                // lock says no unpack is running (an unpack outside it must not collect).
-                if ent.file_type().is_ok_and(|t| t.is_dir()) {
-                    remove_tree(&ent.path())?;
-                } else {
-                    let p = ent.path();
-                    std::fs::remove_file(&p).map_err(io_err("remove", &p))?;
-                }
+                // A staging directory of an unpack that died (the GC lock says none runs).
+                remove_tree(&ent.path())?;
                 continue;
             }
             let Ok(chain) = Digest::parse(&format!("sha256:{name}")) else {

@@ -3,6 +3,8 @@
 //! ```text
 //! <root>/blobs/sha256/<hex>   verified content, immutable, named by its own digest
 //! <root>/ingest/<name>        writes in progress, private to one ingest each
+//! <root>/locks/                one flock file per blob being downloaded (and per snapshot
+//!                              being unpacked), so concurrent pulls do each once
 //! ```
 //!
 //! The one invariant: **a file under `blobs/` always hashes to its name**. Readers therefore
@@ -56,7 +58,13 @@ impl Store {
         let root = root.as_ref().to_path_buf();
         let blobs = root.join("blobs").join("sha256");
         let ingest = root.join("ingest");
-        for dir in [&root, &root.join("blobs"), &blobs, &ingest] {
+        for dir in [
+            &root,
+            &root.join("blobs"),
+            &blobs,
+            &ingest,
+            &root.join("locks"),
+        ] {
             create_private_dir(dir).map_err(|source| StoreError::Io {
                 path: dir.clone(),
                 op: "create directory",
@@ -151,6 +159,49 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Waits for, then holds, the download of `digest` (an exclusive flock on
+    /// `locks/blob-<hex>.lock`, released when the file is dropped or the process dies). Concurrent
+    /// pulls of one image take turns per blob, and the later ones find it stored: each blob is
+    /// downloaded once. Blocking.
+    pub fn lock_download(&self, digest: &Digest) -> Result<File, StoreError> {
+        let path = self
+            .root
+            .join("locks")
+            .join(format!("blob-{}.lock", digest.hex()));
+        let io_err = |op, source| StoreError::Io {
+            path: path.clone(),
+            op,
+            source,
+        };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err("open", e))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io_err("lock", e.into()))?;
+        Ok(file)
+    }
+
+    /// Removes the lock files under `locks/` (blob downloads, snapshot unpacks). Only while
+    /// nothing can be waiting on one: under the exclusive GC lock, which every pull shares.
+    pub fn remove_locks(&self) -> Result<usize, StoreError> {
+        let dir = self.root.join("locks");
+        let io_err = |source| StoreError::Io {
+            path: dir.clone(),
+            op: "clean up",
+            source,
+        };
+        let mut removed = 0;
+        for entry in fs::read_dir(&dir).map_err(io_err)? {
+            if fs::remove_file(entry.map_err(io_err)?.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes ingest files last modified more than `older_than` ago: the leftovers of crashed

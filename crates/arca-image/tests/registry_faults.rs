@@ -490,3 +490,33 @@ fn blocked_registry_is_refused_before_any_request() {
     );
     assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
 }
+
+#[test]
+fn concurrent_pulls_download_and_unpack_each_layer_once() {
+    let f = Fixture::new(None);
+    let proxy = Proxy::start(f.reg.port, Faults::default());
+    let store = f.store();
+    let snaps = arca_image::snapshot::Snapshots::open(store.root(), None).unwrap();
+    let reference = r(&proxy.host());
+    let pulled: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    arca_image::registry::pull_snapshots(&reference, &store, &snaps, &opts(), None)
+                        .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for p in &pulled {
+        f.assert_pulled(&p.image, &store);
+        assert_eq!(p.chain, pulled[0].chain);
+    }
+    // The others waited for the first download and found the blob stored.
+    assert_eq!(proxy.requests(&f.layer_path()).len(), 1);
+    let unpacked = pulled.iter().filter(|p| p.layers[0].is_some()).count();
+    assert_eq!(unpacked, 1, "the layer was unpacked {unpacked} times");
+    let file = snaps.path(&pulled[0].chain[0]).join("blob.bin");
+    assert_eq!(fs::read(file).unwrap(), f.data);
+}

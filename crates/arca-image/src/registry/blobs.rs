@@ -131,6 +131,29 @@ async fn fetch_one(
     if stop.load(Ordering::Relaxed) {
         return Err(Fail::Cancelled);
     }
+    // Another pull downloading the same blob: wait for it, then use what it stored.
+    let locked = {
+        let store = store.clone();
+        let d = digest.clone();
+        tokio::task::spawn_blocking(move || store.lock_download(&d)).await
+    };
+    let _lock = locked
+        .unwrap_or_else(|join| {
+            Err(crate::store::StoreError::Io {
+                path: store.root().join("ingest"),
+                op: "lock a download in",
+                source: io::Error::other(join.to_string()),
+            })
+        })
+        .map_err(|source| {
+            Fail::Error(PullError::Store {
+                reference: Box::new(remote.reference.clone()),
+                source,
+            })
+        })?;
+    if store.has(digest) {
+        return Ok(());
+    }
     let mut tee = hooks.start(digest);
     let body = match remote.blob(digest, 0).await {
         Ok(b) => b,
