@@ -4,6 +4,8 @@
 //!
 //! - [`auth`]: registry credentials in Podman's auth.json (and Docker's config.json, read).
 //! - [`digest`]: `sha256:<hex>` digests, parsed and checked; hashing readers and writers.
+//! - [`dir`]: Podman's and skopeo's `dir:DIR` transport (loose blobs named by digest, a
+//!   manifest or manifest list), read verified and written for `push dir:`.
 //! - [`store`]: the content-addressed blob store (`blobs/sha256/<hex>`): ingest, verify, fsync,
 //!   rename; nothing unverified is ever visible.
 //! - [`layout`]: OCI image layouts (`oci:DIR[:REF]`): index, platform choice, manifest, config.
@@ -25,6 +27,7 @@ pub mod archive;
 pub mod auth;
 pub mod catalog;
 pub mod digest;
+pub mod dir;
 pub mod gc;
 pub mod layout;
 pub mod media;

@@ -23,9 +23,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Copy an image into the local store (oci:DIR[:REF], oci-archive:FILE[:REF])
+    /// Copy an image into the local store (a registry reference, oci:DIR[:REF],
+    /// oci-archive:FILE[:REF], dir:DIR)
     Pull(PullArgs),
-    /// Send an image to a registry (to DESTINATION, default its own name)
+    /// Send an image to a registry (to DESTINATION, default its own name), or to dir:DIR,
+    /// oci-archive:FILE[:REF] or docker-archive:FILE[:REF]
     Push(PushArgs),
     /// List images
     Images(ImagesArgs),
@@ -88,7 +90,8 @@ pub struct PullArgs {
 pub struct PushArgs {
     /// The local image (name or id)
     pub image: String,
-    /// Where to push (REGISTRY/REPOSITORY[:TAG]); default: the image's own name
+    /// Where to push (REGISTRY/REPOSITORY[:TAG], dir:DIR, oci-archive:FILE[:REF],
+    /// docker-archive:FILE[:REF]); default: the image's own name
     pub destination: Option<String>,
     /// Print only the digest line
     #[arg(short, long)]
@@ -175,3 +178,4 @@ pub struct LoadArgs {
     #[arg(short, long)]
     pub quiet: bool,
 }
+

@@ -6,6 +6,7 @@ mod load;
 mod login;
 mod pull;
 mod push;
+mod push_local;
 mod rmi;
 mod save;
 mod tag;

@@ -1,4 +1,5 @@
-//! `arca push NAME [DEST]`: an image from the store to a registry, as `docker push` (DEST
+//! `arca push NAME [DEST]`: an image from the store to a registry (or, as Podman, to a
+//! `dir:`, `oci-archive:` or `docker-archive:` destination: see `push_local`), as `docker push` (DEST
 //! defaults to NAME, which must then be a registry reference) and `podman push` (an explicit
 //! DEST, `--creds`; without it, the login `arca login` stored). A line per blob says whether the registry had it, mounted it from another
 //! repository or received it, then Docker's `NAME: digest: … size: …`. Nothing is recorded:
@@ -17,6 +18,11 @@ use crate::cli::PushArgs;
 
 pub fn push(state: &ImageState, a: &PushArgs) -> Result<i32> {
     let (record, name) = find(state, &a.image)?;
+    if let Some(d) = &a.destination {
+        if let Some(code) = super::push_local::push(state, &record, name.as_deref(), d, a.quiet)? {
+            return Ok(code);
+        }
+    }
     let dest = match (&a.destination, name) {
         (Some(d), _) => Reference::parse(d).with_context(|| format!("push: destination {d:?}"))?,
         (None, Some(name)) => Reference::parse(&name).with_context(|| {
