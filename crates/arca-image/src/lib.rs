@@ -19,6 +19,8 @@
 //! - [`unpack`]: streaming, path-safe extraction of layer tarballs (whiteouts, hardlinks,
 //!   devices, xattrs, ownership, modes, mtimes).
 //! - [`catalog`]: image names and records in SQLite, shared safely by concurrent arca processes.
+//! - [`import`]: `docker import`: a root filesystem tarball (plain, gzip, zstd) as a
+//!   one-layer image, with `--change` instructions applied to its config.
 //! - [`gc`]: blob garbage collection from the catalog's roots, locked against concurrent pulls.
 //! - [`rootfs`]: an image's root filesystem from the store, layer by layer, each diff_id
 //!   checked, committed by one rename.
@@ -29,6 +31,7 @@ pub mod catalog;
 pub mod digest;
 pub mod dir;
 pub mod gc;
+pub mod import;
 pub mod layout;
 pub mod media;
 pub mod reference;

@@ -39,6 +39,8 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the images of a tar archive (docker-archive or oci-archive)
     Load(LoadArgs),
+    /// Create a one-layer image from a root filesystem tarball (plain, gzip or zstd)
+    Import(ImportArgs),
     /// Check credentials against a registry and store them (Podman's auth.json)
     Login(LoginArgs),
     /// Remove a registry's stored credentials
@@ -50,6 +52,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Create a one-layer image from a tarball (as `arca import`)
+    Import(ImportArgs),
     /// Show an image's record and config as JSON
     Inspect { images: Vec<String> },
     /// Delete blobs no image refers to, and leftovers of interrupted pulls
@@ -179,3 +183,20 @@ pub struct LoadArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The tarball, or - for stdin
+    pub file: String,
+    /// Name for the image (REPOSITORY[:TAG]); default: none, shown by id
+    pub reference: Option<String>,
+    /// Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER,
+    /// VOLUME, WORKDIR (repeatable)
+    #[arg(short = 'c', long = "change")]
+    pub changes: Vec<String>,
+    /// Comment recorded in the image's history
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// os/arch[/variant] the image claims (default: this host's)
+    #[arg(long)]
+    pub platform: Option<String>,
+}
