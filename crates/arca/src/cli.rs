@@ -27,7 +27,7 @@ pub enum Command {
     /// oci-archive:FILE[:REF], dir:DIR)
     Pull(PullArgs),
     /// Send an image to a registry (to DESTINATION, default its own name), or to dir:DIR,
-    /// oci-archive:FILE[:REF] or docker-archive:FILE[:REF]
+    /// oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF]
     Push(PushArgs),
     /// List images
     Images(ImagesArgs),
@@ -94,8 +94,8 @@ pub struct PullArgs {
 pub struct PushArgs {
     /// The local image (name or id)
     pub image: String,
-    /// Where to push (REGISTRY/REPOSITORY[:TAG], dir:DIR, oci-archive:FILE[:REF],
-    /// docker-archive:FILE[:REF]); default: the image's own name
+    /// Where to push (REGISTRY/REPOSITORY[:TAG], dir:DIR, oci:DIR[:REF],
+    /// oci-archive:FILE[:REF], docker-archive:FILE[:REF]); default: the image's own name
     pub destination: Option<String>,
     /// Print only the digest line
     #[arg(short, long)]

@@ -221,14 +221,33 @@ fn push_to_dir_is_read_back_by_skopeo() {
 }
 
 #[test]
-fn push_to_archives_is_read_back_by_skopeo() {
+fn push_to_layouts_and_archives_is_read_back_by_skopeo() {
     let env = Env::new();
     umoci_image(env.path(), "app");
     env.ok(&["pull", "oci:app:v1"]);
     let digest = env.inspect("localhost/app:v1")["Digest"].clone();
     env.ok(&["push", "localhost/app:v1", "oci-archive:a.tar:app"]);
     env.ok(&["push", "localhost/app:v1", "docker-archive:d.tar"]);
+    // A new layout, then added to: one descriptor per ref, the same ref replaced.
+    env.ok(&["push", "localhost/app:v1", "oci:out:one"]);
+    env.ok(&["push", "localhost/app:v1", "oci:out:two"]);
+    let out = env.ok(&["push", "localhost/app:v1", "oci:out:one"]);
+    assert!(!out.contains("copying blob"), "{out}");
+    let index = json_file(&env.path().join("out/index.json"));
+    let refs: Vec<&Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["annotations"]["org.opencontainers.image.ref.name"])
+        .collect();
+    assert_eq!(refs, [&json!("two"), &json!("one")], "{index}");
+    fs::create_dir(env.path().join("notalayout")).unwrap();
+    fs::write(env.path().join("notalayout/x"), "x").unwrap();
+    let err = env.fails(&["push", "localhost/app:v1", "oci:notalayout"]);
+    assert!(err.contains("not an OCI layout"), "{err}");
     for (reference, want_tag) in [
+        ("oci:out:one", None),
+        ("oci:out:two", None),
         ("oci-archive:a.tar:app", None),
         ("docker-archive:d.tar", Some("localhost/app:v1")),
     ] {
@@ -244,7 +263,7 @@ fn push_to_archives_is_read_back_by_skopeo() {
         );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         match want_tag {
-            // An oci-archive keeps the manifest's exact bytes.
+            // A layout or an oci-archive keeps the manifest's exact bytes.
             None => assert_eq!(v["Digest"], digest),
             // A docker-archive names the image as it was pushed.
             Some(tag) => {

@@ -1,5 +1,5 @@
-//! `arca push IMAGE dir:DIR|oci-archive:FILE[:REF]|docker-archive:FILE[:REF]`: Podman's local
-//! destinations. The blobs are copied as the store holds them, so the manifest digest is the
+//! `arca push IMAGE dir:DIR|oci:DIR[:REF]|oci-archive:FILE[:REF]|docker-archive:FILE[:REF]`:
+//! Podman's local destinations. The blobs are copied as the store holds them, so the manifest digest is the
 //! one pulled; like a registry push, nothing is recorded locally.
 
 use std::path::Path;
@@ -9,6 +9,7 @@ use arca_image::archive::{self, docker_name, Format, SaveImage};
 use arca_image::catalog::ImageRecord;
 use arca_image::dir;
 use arca_image::gc::GcLock;
+use arca_image::layout::write_layout;
 
 use super::ImageState;
 
@@ -25,7 +26,7 @@ pub(super) fn push(
     let Some((transport, rest)) = dest.split_once(':') else {
         return Ok(None);
     };
-    if !matches!(transport, "dir" | "oci-archive" | "docker-archive") {
+    if !matches!(transport, "dir" | "oci" | "oci-archive" | "docker-archive") {
         return Ok(None);
     }
     // Shared, as for a pull: a concurrent `rmi`/`prune` must not delete blobs being copied.
@@ -38,14 +39,14 @@ pub(super) fn push(
     };
     anyhow::ensure!(!path.is_empty(), "push: {dest:?}: empty path");
     let path = Path::new(path);
-    match transport {
-        "dir" => {
-            dir::write(&state.store, &image, path, &mut |digest| {
-                if !quiet {
-                    println!("copying blob {digest}");
-                }
-            })?;
+    let mut report = |digest: &arca_image::digest::Digest| {
+        if !quiet {
+            println!("copying blob {digest}");
         }
+    };
+    match transport {
+        "dir" => dir::write(&state.store, &image, path, &mut report)?,
+        "oci" => write_layout(&state.store, &image, path, reference, &mut report)?,
         _ => {
             let (format, names) = if transport == "oci-archive" {
                 (Format::OciArchive, reference.map(str::to_owned))
