@@ -91,7 +91,7 @@ pub fn import(
     let mut hashing = HashingReader::new(tar);
     let mut gzip = GzEncoder::new(&mut hashing, flate2::Compression::default());
     let (layer_digest, layer_size) = store.write(&mut gzip).map_err(|e| match e {
-        StoreError::Source { source, .. } => ImportError::Read {
+        StoreError::Content { source } => ImportError::Read {
             name: name.to_owned(),
             source,
         },

@@ -189,7 +189,14 @@ fn garbage_and_bad_changes_are_refused_and_nothing_is_stored() {
     let err = env.fails(&["import", "missing.tar"]);
     assert!(err.contains("missing.tar"), "{err}");
 
+    // Cut short half-way through the layer: refused by name, the partial layer not kept.
     rootfs_tar(&env);
+    run(env.path(), "gzip", &["-k", "rootfs.tar"]);
+    let gz = fs::read(env.path().join("rootfs.tar.gz")).unwrap();
+    fs::write(env.path().join("cut.tar.gz"), &gz[..gz.len() / 2]).unwrap();
+    let err = env.fails(&["import", "cut.tar.gz"]);
+    assert!(err.contains("cut.tar.gz"), "{err}");
+
     let err = env.fails(&["import", "-c", "RUN rm -rf /", "rootfs.tar"]);
     assert!(
         err.contains("RUN") && err.contains("CMD, ENTRYPOINT"),

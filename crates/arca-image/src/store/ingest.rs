@@ -61,7 +61,11 @@ pub(super) fn ingest(
 pub(super) fn write(store: &Store, reader: impl Read) -> Result<(Digest, u64), StoreError> {
     // The ingest file is named for humans only; a placeholder prefix serves as well.
     let placeholder = Digest::sha256_of(b"");
-    let (file, guard, actual, count) = stream(store, &placeholder, reader, None)?;
+    let (file, guard, actual, count) =
+        stream(store, &placeholder, reader, None).map_err(|e| match e {
+            StoreError::Source { source, .. } => StoreError::Content { source },
+            e => e,
+        })?;
     if store.has(&actual) {
         // Guard drops the ingest file: the store already holds these exact bytes.
         return Ok((actual, count));
