@@ -1,7 +1,7 @@
 //! `arca pull`: an image from a registry (Docker's reference syntax), an OCI layout, an
 //! archive or a `dir:` directory into the store, verified blob by blob, then named in the
-//! catalog. The GC lock is held shared from the first blob to the record, so
-//! a concurrent `rmi`/`prune` cannot collect the blobs of an image not yet named.
+//! catalog. The GC lock is held shared from the first blob to the record, so a concurrent
+//! `rmi`/`prune` cannot collect the blobs of an image not yet named.
 
 use anyhow::{Context, Result};
 use arca_image::dir::DirSource;

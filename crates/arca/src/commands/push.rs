@@ -1,8 +1,9 @@
-//! `arca push NAME [DEST]`: an image from the store to a registry (or, as Podman, to a
-//! `dir:`, `oci-archive:` or `docker-archive:` destination: see `push_local`), as `docker push` (DEST
+//! `arca push NAME [DEST]`: an image from the store to a registry, as `docker push` (DEST
 //! defaults to NAME, which must then be a registry reference) and `podman push` (an explicit
-//! DEST, `--creds`; without it, the login `arca login` stored). A line per blob says whether the registry had it, mounted it from another
-//! repository or received it, then Docker's `NAME: digest: … size: …`. Nothing is recorded:
+//! DEST, `--creds`; without it, the login `arca login` stored); or, as Podman, to a `dir:`,
+//! `oci:`, `oci-archive:` or `docker-archive:` DEST (see `push_local`). A line per blob says
+//! whether the registry had it, mounted it from another repository or received it, then
+//! Docker's `NAME: digest: … size: …`. Nothing is recorded:
 //! like Docker and Podman, a push does not name the image DEST locally.
 
 use std::sync::Arc;
