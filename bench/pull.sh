@@ -2,14 +2,16 @@
 # bench/pull.sh — pull and unpack one image from a loopback registry, side by side:
 # arca (arca-image's pull_unpack example: download, verify, decompress and unpack overlapped,
 # what `arca run` will do; also `--two-step`, the pull then the unpack), `podman pull` (pull +
-# unpack into its overlay storage), `skopeo copy` + `umoci unpack`, and `tar -xzf` of the layer
-# file (no registry) as the floor. The image is Debian bookworm minbase as one gzip layer (the
+# unpack into its overlay storage), containerd's `ctr images pull` (fetch + unpack into the
+# overlayfs snapshotter, by a private containerd started before each timed pull and stopped
+# after it), `skopeo copy` + `umoci unpack`, and `tar -xzf` of the layer file (no registry) as
+# the floor. The image is Debian bookworm minbase as one gzip layer (the
 # layer bench/unpack.sh makes), pushed by skopeo into Debian's docker-registry on 127.0.0.1.
 # Every run starts from empty stores on a freshly made ext4 scratch filesystem.
 #
 # Usage: bench/pull.sh   (RUNS [5], OUT [/tmp/arca-bench/pull-<timestamp>])
-# Needs root, docker-registry, skopeo, umoci, podman, e2fsprogs, bc, and the layer from
-# bench/unpack.sh (made on first use).
+# Needs root, docker-registry, skopeo, umoci, podman, containerd, e2fsprogs, bc, and the layer
+# from bench/unpack.sh (made on first use). A missing podman or containerd skips its row.
 set -euo pipefail
 unset RUST_BACKTRACE RUST_LIB_BACKTRACE RUST_LOG
 
@@ -28,11 +30,54 @@ work=$(mktemp -d /tmp/arca-bench-pull.XXXXXX)
 mnt=$work/mnt
 mkdir -p "$mnt"
 reg_pid=
+ctd_pid=
+# Unmounts everything mounted under the scratch mount (containerd's snapshot mounts), deepest
+# first, then the scratch filesystem itself.
+umount_all() {
+	{ findmnt -rn -o TARGET | grep -F "$mnt/" || true; } | sort -r | while read -r m; do umount "$m" || umount -l "$m"; done
+	umount "$mnt" 2>/dev/null || true
+}
 cleanup() {
 	[ -z "$reg_pid" ] || kill "$reg_pid" 2>/dev/null || true
-	umount "$mnt" 2>/dev/null || true
+	containerd_stop
+	umount_all
 	rm -rf "$work"
 }
+# A private containerd: root (content store, overlayfs snapshots) on the scratch filesystem,
+# state and socket under $work, no CRI, nothing of the host's containerd shared.
+containerd_start() {
+	mkdir -p "$work/containerd"
+	cat >"$work/containerd/config.toml" <<TOML
+version = 2
+root = "$mnt/containerd"
+state = "$work/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$work/containerd.sock"
+[ttrpc]
+  address = "$work/containerd.sock.ttrpc"
+[debug]
+  address = "$work/containerd/debug.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$work/containerd/opt"
+TOML
+	containerd --config "$work/containerd/config.toml" >>"$OUT/containerd.log" 2>&1 &
+	ctd_pid=$!
+	for _ in $(seq 100); do ctr --address "$work/containerd.sock" version >/dev/null 2>&1 && return; sleep 0.1; done
+	echo "containerd did not start; see $OUT/containerd.log" >&2
+	return 1
+}
+containerd_stop() {
+	[ -n "$ctd_pid" ] || return 0
+	kill "$ctd_pid" 2>/dev/null || true
+	wait "$ctd_pid" 2>/dev/null || true
+	ctd_pid=
+	rm -rf "$work/containerd"
+}
+ctr_pull() {
+	ctr --address "$work/containerd.sock" -n bench images pull --plain-http "$ref"
+}
+
 trap cleanup EXIT
 
 # An OCI layout holding the layer as a one-layer image, then into a loopback registry.
@@ -73,7 +118,7 @@ ref=127.0.0.1:$port/bench/debian:bookworm
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$work/layout:bookworm" "docker://$ref"
 
 fresh_fs() {
-	umount "$mnt" 2>/dev/null || true
+	umount_all
 	rm -f "$work/scratch.img"
 	truncate -s 3G "$work/scratch.img"
 	mkfs.ext4 -q -F "$work/scratch.img"
@@ -81,15 +126,17 @@ fresh_fs() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 }
-time_one() { # LABEL CMD...
+time_one() { # LABEL CMD...   ($before / $after: commands run around the timed part)
 	local label=$1
 	shift
 	fresh_fs
+	${before:-true}
 	local start end
 	start=$(date +%s.%N)
 	"$@" >>"$OUT/$label.log" 2>&1
 	sync -f "$mnt"
 	end=$(date +%s.%N)
+	${after:-true}
 	echo "$end - $start" | bc >>"$OUT/$label"
 }
 podman_pull() {
@@ -109,9 +156,13 @@ for i in $(seq "$RUNS"); do
 	# The floor the issue sets: the local layer file alone, no registry.
 	time_one tar-xzf tar_xzf
 	if command -v podman >/dev/null; then time_one podman podman_pull; fi
+	if command -v containerd >/dev/null && command -v ctr >/dev/null; then
+		before=containerd_start after=containerd_stop time_one ctr ctr_pull
+	fi
 	time_one skopeo+umoci skopeo_umoci
 done
 command -v podman >/dev/null && labels+=(podman)
+command -v containerd >/dev/null && command -v ctr >/dev/null && labels+=(ctr)
 labels+=(skopeo+umoci arca-two-step tar-xzf)
 {
 	echo "# pull + unpack of Debian bookworm minbase ($(du -h "$layer" | cut -f1) gzip layer) from a loopback registry, $RUNS runs, fresh ext4 each, including sync"

@@ -1,5 +1,5 @@
 //! OCI image layouts on disk, read the way Podman and skopeo read `oci:DIR[:REF]` and
-//! `oci-archive:FILE[:REF]`.
+//! `oci-archive:FILE[:REF]` (and written for `push oci:DIR[:REF]`, see [`write_layout`]).
 //!
 //! A layout is input we did not write: every blob read from it is checked against the digest
 //! *and* size of the descriptor that led to it, and JSON documents are read only up to
@@ -13,11 +13,13 @@ mod import;
 mod platform;
 mod select;
 mod transport;
+mod write;
 
 pub use error::LayoutError;
 pub use image::{Image, Layer};
 pub use platform::PlatformSpec;
 pub use transport::ImageReference;
+pub use write::write_layout;
 
 // Shared with the registry client: one definition of "an image" and of platform choice.
 pub(crate) use image::{assemble, parse_manifest};
@@ -74,7 +76,7 @@ impl Layout {
         Layout::open_named(tmp.path().to_path_buf(), name, Some(tmp))
     }
 
-    fn open_named(
+    pub(crate) fn open_named(
         dir: PathBuf,
         name: String,
         extracted: Option<TempDir>,

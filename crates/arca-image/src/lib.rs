@@ -4,6 +4,8 @@
 //!
 //! - [`auth`]: registry credentials in Podman's auth.json (and Docker's config.json, read).
 //! - [`digest`]: `sha256:<hex>` digests, parsed and checked; hashing readers and writers.
+//! - [`dir`]: Podman's and skopeo's `dir:DIR` transport (loose blobs named by digest, a
+//!   manifest or manifest list), read verified and written for `push dir:`.
 //! - [`store`]: the content-addressed blob store (`blobs/sha256/<hex>`): ingest, verify, fsync,
 //!   rename; nothing unverified is ever visible.
 //! - [`layout`]: OCI image layouts (`oci:DIR[:REF]`): index, platform choice, manifest, config.
@@ -21,6 +23,8 @@
 //! - [`objects`]: file-level dedup: each unpacked file a content-addressed object, hardlinked
 //!   into the layer trees.
 //! - [`catalog`]: image names and records in SQLite, shared safely by concurrent arca processes.
+//! - [`import`]: `docker import`: a root filesystem tarball (plain, gzip, zstd) as a
+//!   one-layer image, with `--change` instructions applied to its config.
 //! - [`gc`]: blob garbage collection from the catalog's roots, locked against concurrent pulls.
 //! - [`snapshot`]: layers unpacked once per chain ID (overlay or copy driver), and a writable
 //!   snapshot per container on top.
@@ -31,7 +35,9 @@ pub mod archive;
 pub mod auth;
 pub mod catalog;
 pub mod digest;
+pub mod dir;
 pub mod gc;
+pub mod import;
 pub mod layout;
 pub mod media;
 pub mod objects;

@@ -244,6 +244,13 @@ impl Store {
         ingest::ingest(self, digest, size, reader)
     }
 
+    /// Streams `reader` into the store as a blob named by the digest its content turns out to
+    /// have: for blobs arca builds itself (an imported layer, compressed as it is read), whose
+    /// digest cannot be known first. Returns the digest and size.
+    pub fn write(&self, reader: impl Read) -> Result<(Digest, u64), StoreError> {
+        ingest::write(self, reader)
+    }
+
     /// [`ingest`](Self::ingest) with the digest and size taken from an OCI descriptor.
     pub fn ingest_descriptor(
         &self,

@@ -146,6 +146,36 @@ fn failing_reader_leaves_nothing() {
 }
 
 #[test]
+fn write_names_the_blob_by_its_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let data = data();
+    let (digest, size) = store.write(data.as_slice()).unwrap();
+    assert_eq!(digest, Digest::sha256_of(&data));
+    assert_eq!(size, data.len() as u64);
+    assert_eq!(fs::read(store.path(&digest)).unwrap(), data);
+    // Again: the same blob, and no ingest file left behind.
+    assert_eq!(
+        store.write(data.as_slice()).unwrap(),
+        (digest.clone(), size)
+    );
+    assert_eq!(entries(&tmp.path().join("ingest")), Vec::<String>::new());
+    assert_eq!(entries(&tmp.path().join("blobs/sha256")), [digest.hex()]);
+
+    struct Fails;
+    impl Read for Fails {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk went away"))
+        }
+    }
+    let other = tempfile::tempdir().unwrap();
+    let store = Store::open(other.path()).unwrap();
+    let e = store.write(Fails).unwrap_err().to_string();
+    assert!(e.contains("disk went away"), "{e}");
+    assert_nothing_left(other.path());
+}
+
+#[test]
 fn concurrent_ingest_of_one_blob() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();

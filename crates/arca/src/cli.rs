@@ -27,9 +27,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Copy an image into the local store (oci:DIR[:REF], oci-archive:FILE[:REF])
+    /// Copy an image into the local store (a registry reference, oci:DIR[:REF],
+    /// oci-archive:FILE[:REF], dir:DIR)
     Pull(PullArgs),
-    /// Send an image to a registry (to DESTINATION, default its own name)
+    /// Send an image to a registry (to DESTINATION, default its own name), or to dir:DIR,
+    /// oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF]
     Push(PushArgs),
     /// List images
     Images(ImagesArgs),
@@ -41,6 +43,8 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the images of a tar archive (docker-archive or oci-archive)
     Load(LoadArgs),
+    /// Create a one-layer image from a root filesystem tarball (plain, gzip or zstd)
+    Import(ImportArgs),
     /// Check credentials against a registry and store them (Podman's auth.json)
     Login(LoginArgs),
     /// Remove a registry's stored credentials
@@ -71,6 +75,8 @@ pub struct DfArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Create a one-layer image from a tarball (as `arca import`)
+    Import(ImportArgs),
     /// Show an image's record and config as JSON
     Inspect { images: Vec<String> },
     /// Delete blobs no image refers to, and leftovers of interrupted pulls
@@ -119,7 +125,8 @@ pub struct PullArgs {
 pub struct PushArgs {
     /// The local image (name or id)
     pub image: String,
-    /// Where to push (REGISTRY/REPOSITORY[:TAG]); default: the image's own name
+    /// Where to push (REGISTRY/REPOSITORY[:TAG], dir:DIR, oci:DIR[:REF],
+    /// oci-archive:FILE[:REF], docker-archive:FILE[:REF]); default: the image's own name
     pub destination: Option<String>,
     /// Print only the digest line
     #[arg(short, long)]
@@ -209,4 +216,22 @@ pub struct LoadArgs {
     /// Suppress progress output
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The tarball, or - for stdin
+    pub file: String,
+    /// Name for the image (REPOSITORY[:TAG]); default: none, shown by id
+    pub reference: Option<String>,
+    /// Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER,
+    /// VOLUME, WORKDIR (repeatable)
+    #[arg(short = 'c', long = "change")]
+    pub changes: Vec<String>,
+    /// Comment recorded in the image's history
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// os/arch[/variant] the image claims (default: this host's)
+    #[arg(long)]
+    pub platform: Option<String>,
 }

@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::process::Command;
 
-use common::{registry, run, umoci_image, Env};
+use common::{registry, run, sha256_hex, umoci_image, Env};
 use serde_json::Value;
 
 #[test]
@@ -169,20 +169,6 @@ fn prune_removes_unreferenced_blobs_and_keeps_the_rest() {
     assert!(out.contains("Total reclaimed space: 27B"), "{out}");
     assert_eq!(env.blobs().len(), 4);
     assert!(!env.blobs().contains(&hex));
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    let out = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(data)?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }
 
 #[test]

@@ -74,10 +74,6 @@ fn save_stdout(env: &Env, args: &[&str], dest: &Path) {
     assert!(status.success(), "arca save {args:?}");
 }
 
-fn inspect(env: &Env, name: &str) -> Value {
-    serde_json::from_str::<Value>(&env.ok(&["image", "inspect", name])).unwrap()[0].clone()
-}
-
 fn tar_names(archive: &Path) -> Vec<String> {
     let out = Command::new("tar")
         .arg("-tf")
@@ -97,7 +93,7 @@ fn round_trip_keeps_id_and_names_in_both_formats() {
     umoci_image(src.path(), "app");
     src.ok(&["pull", "-q", "oci:app:v1"]);
     src.ok(&["tag", "localhost/app:v1", "example.com/team/app:2"]);
-    let id = inspect(&src, "localhost/app:v1")["Id"].clone();
+    let id = src.inspect("localhost/app:v1")["Id"].clone();
 
     // docker-archive to a file: Docker's layout, layers uncompressed, named by diff_id.
     let docker = src.path().join("d.tar");
@@ -112,7 +108,7 @@ fn round_trip_keeps_id_and_names_in_both_formats() {
     let config = format!("{}.json", &id.as_str().unwrap()[7..]);
     assert!(names.contains(&"manifest.json".to_owned()), "{names:?}");
     assert!(names.contains(&config), "{names:?}");
-    let diff_ids = inspect(&src, "localhost/app:v1")["RootFS"]["diff_ids"].clone();
+    let diff_ids = src.inspect("localhost/app:v1")["RootFS"]["diff_ids"].clone();
     for d in diff_ids.as_array().unwrap() {
         let layer = format!("{}.tar", &d.as_str().unwrap()[7..]);
         assert!(names.contains(&layer), "{layer} not in {names:?}");
@@ -136,7 +132,7 @@ fn round_trip_keeps_id_and_names_in_both_formats() {
         images[0]["Names"],
         serde_json::json!(["example.com/team/app:2", "localhost/app:v1"])
     );
-    let loaded = inspect(&dst, "localhost/app:v1");
+    let loaded = dst.inspect("localhost/app:v1");
     assert_eq!(loaded["RootFS"]["diff_ids"], diff_ids);
     // The synthesised manifest: uncompressed OCI layers whose digests are the diff_ids.
     for (l, d) in loaded["Manifest"]["layers"]
@@ -152,13 +148,10 @@ fn round_trip_keeps_id_and_names_in_both_formats() {
     let dst = Env::new();
     let out = load_stdin(&dst, &oci);
     assert_eq!(out, "Loaded image: localhost/app:v1\n");
-    let loaded = inspect(&dst, "localhost/app:v1");
+    let loaded = dst.inspect("localhost/app:v1");
     assert_eq!(loaded["Id"], id);
     // oci-archive keeps the blobs as they were: the same manifest.
-    assert_eq!(
-        loaded["Digest"],
-        inspect(&src, "localhost/app:v1")["Digest"]
-    );
+    assert_eq!(loaded["Digest"], src.inspect("localhost/app:v1")["Digest"]);
 }
 
 #[test]
@@ -207,7 +200,7 @@ fn podman_loads_what_arca_saves_and_arca_loads_what_podman_saves() {
         let arca = Env::new();
         let out = arca.ok(&["load", "-q", "-i", file.to_str().unwrap()]);
         assert_eq!(out, format!("Loaded image: {name}\n"), "{format}");
-        let image = inspect(&arca, name);
+        let image = arca.inspect(name);
         assert_eq!(
             image["Id"].as_str().unwrap()[7..],
             podman_id.trim()[..],

@@ -17,6 +17,10 @@ pub enum StoreError {
     Verify { digest: Digest, source: DigestError },
     #[error("reading content for {digest}: {source}")]
     Source { digest: Digest, source: io::Error },
+    /// The source failed during [`Store::write`](super::Store::write), whose digest is not
+    /// known yet.
+    #[error("reading content to store: {source}")]
+    Content { source: io::Error },
     #[error("blob {digest} is corrupt on disk: its content hashes to {actual}")]
     Corrupt { digest: Digest, actual: Digest },
     #[error(transparent)]

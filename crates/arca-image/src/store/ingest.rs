@@ -45,12 +45,49 @@ pub(super) fn ingest(
     size: u64,
     reader: impl Read,
 ) -> Result<PathBuf, StoreError> {
+    // Reading one byte past the declared size is enough to refuse an over-long source; the
+    // rest of it is never pulled.
+    let (file, guard, actual, count) = stream(store, digest, reader, Some(size))?;
+    verify(digest, Some(size), (actual, count)).map_err(|source| StoreError::Verify {
+        digest: digest.clone(),
+        source,
+    })?;
+    commit(store, digest, file, guard)
+}
+
+/// Content whose digest is not known before it is read (a blob arca builds itself, such as
+/// an imported layer compressed on the fly): hashed while written, published under the digest
+/// it turned out to have. Nothing is trusted, since the name *is* the hash.
+pub(super) fn write(store: &Store, reader: impl Read) -> Result<(Digest, u64), StoreError> {
+    // The ingest file is named for humans only; a placeholder prefix serves as well.
+    let placeholder = Digest::sha256_of(b"");
+    let (file, guard, actual, count) =
+        stream(store, &placeholder, reader, None).map_err(|e| match e {
+            StoreError::Source { source, .. } => StoreError::Content { source },
+            e => e,
+        })?;
+    if store.has(&actual) {
+        // Guard drops the ingest file: the store already holds these exact bytes.
+        return Ok((actual, count));
+    }
+    commit(store, &actual, file, guard)?;
+    Ok((actual, count))
+}
+
+/// Creates a private ingest file and streams `reader` into it, hashing and counting; with a
+/// `limit`, stops with an error at the first byte beyond it.
+fn stream(
+    store: &Store,
+    digest: &Digest,
+    reader: impl Read,
+    limit: Option<u64>,
+) -> Result<(File, IngestFile, Digest, u64), StoreError> {
     let io_err = |path: &Path, op| {
         let path = path.to_path_buf();
         move |source| StoreError::Io { path, op, source }
     };
 
-    let (file, mut guard) = loop {
+    let (file, guard) = loop {
         let path = store.ingest.join(ingest_name(digest));
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(f) => {
@@ -67,9 +104,7 @@ pub(super) fn ingest(
         }
     };
 
-    // Reading one byte past the declared size is enough to refuse an over-long source; the
-    // rest of it is never pulled.
-    let mut limited = reader.take(size.saturating_add(1));
+    let mut limited = reader.take(limit.map_or(u64::MAX, |l| l.saturating_add(1)));
     let mut writer = HashingWriter::new(file);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -84,7 +119,7 @@ pub(super) fn ingest(
                 })
             }
         };
-        if writer.count() + n as u64 > size {
+        if let Some(size) = limit.filter(|&l| writer.count() + n as u64 > l) {
             return Err(StoreError::Verify {
                 digest: digest.clone(),
                 source: DigestError::TooLong {
@@ -98,10 +133,20 @@ pub(super) fn ingest(
             .map_err(io_err(&guard.path, "write"))?;
     }
     let (file, actual, count) = writer.into_parts();
-    verify(digest, Some(size), (actual, count)).map_err(|source| StoreError::Verify {
-        digest: digest.clone(),
-        source,
-    })?;
+    Ok((file, guard, actual, count))
+}
+
+/// fsync, publish without replacing, fsync the directory (the steps of the module docs).
+fn commit(
+    store: &Store,
+    digest: &Digest,
+    file: File,
+    mut guard: IngestFile,
+) -> Result<PathBuf, StoreError> {
+    let io_err = |path: &Path, op| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, op, source }
+    };
     file.sync_all().map_err(io_err(&guard.path, "fsync"))?;
     drop(file);
 

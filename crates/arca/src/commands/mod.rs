@@ -1,11 +1,13 @@
 //! One module per verb; each turns parsed flags into calls on arca-image.
 
 mod images;
+mod import;
 mod inspect;
 mod load;
 mod login;
 mod pull;
 mod push;
+mod push_local;
 mod rmi;
 mod save;
 mod system;
@@ -58,6 +60,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Tag { source, target } => tag::tag(&mut state()?, &source, &target),
         Command::Save(a) => save::save(&state()?, &a),
         Command::Load(a) => load::load(&mut state()?, &a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
+            import::import(&mut state()?, &a)
+        }
         Command::Image(ImageCommand::Inspect { images }) => inspect::inspect(&state()?, &images),
         Command::Image(ImageCommand::Prune { .. }) => rmi::prune(&mut state()?),
         Command::System(SystemCommand::Df(a)) => system::df(&state()?, &a),

@@ -1,12 +1,13 @@
-//! `arca pull`: an image from a registry (Docker's reference syntax), an OCI layout or an
-//! archive into the store, verified blob by blob, each layer unpacked into its snapshot (while
-//! it downloads, from a registry), then named in the catalog. The GC lock is held shared from
-//! the first blob to the record, so a concurrent `rmi`/`prune` cannot collect the blobs or
-//! snapshots of an image not yet named.
+//! `arca pull`: an image from a registry (Docker's reference syntax), an OCI layout, an
+//! archive or a `dir:` directory into the store, verified blob by blob, each layer unpacked
+//! into its snapshot (while it downloads, from a registry), then named in the catalog. The GC
+//! lock is held shared from the first blob to the record, so a concurrent `rmi`/`prune` cannot
+//! collect the blobs or snapshots of an image not yet named.
 
 use anyhow::{Context, Result};
+use arca_image::dir::DirSource;
 use arca_image::gc::GcLock;
-use arca_image::layout::{ImageReference, PlatformSpec};
+use arca_image::layout::{Image, ImageReference, PlatformSpec};
 use arca_image::reference::Reference;
 use arca_image::registry::{self, PullOptions, RegistriesConf};
 
@@ -18,6 +19,9 @@ pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
         Some(p) => PlatformSpec::parse(p).with_context(|| format!("--platform {p:?}"))?,
         None => PlatformSpec::host(),
     };
+    if let Some(dir) = a.image.strip_prefix("dir:") {
+        return pull_dir(state, a, &platform, dir);
+    }
     let Some(transport) = ["oci:", "oci-archive:"]
         .iter()
         .find(|t| a.image.starts_with(**t))
@@ -28,17 +32,7 @@ pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
     let layout = source.open()?;
     let image = layout.image(source.reference(), &platform)?;
     let _lock = GcLock::shared(state.store.root())?;
-    for blob in std::iter::once(&image.config_digest).chain(image.layers.iter().map(|l| &l.digest))
-    {
-        if !a.quiet {
-            let verb = if state.store.has(blob) {
-                "exists"
-            } else {
-                "copying"
-            };
-            println!("{verb} blob {blob}");
-        }
-    }
+    report_blobs(state, a, &image);
     layout.import_into(&state.store, &image)?;
     super::unpack::unpack_image(state, &image, a.quiet)?;
     let name = local_name(transport, &source);
@@ -48,6 +42,45 @@ pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
     }
     println!("{}", record.id);
     Ok(0)
+}
+
+/// `dir:DIR`, as skopeo writes it. Podman (4.3) gives such an image no name, since a
+/// directory says nothing about one: it is shown as `<none>` and used by id, and so here.
+fn pull_dir(
+    state: &mut ImageState,
+    a: &PullArgs,
+    platform: &PlatformSpec,
+    dir: &str,
+) -> Result<i32> {
+    anyhow::ensure!(!dir.is_empty(), "pull: {}: empty path", a.image);
+    let source = DirSource::open(dir)?;
+    let image = source.image(platform)?;
+    let _lock = GcLock::shared(state.store.root())?;
+    report_blobs(state, a, &image);
+    source.import_into(&state.store, &image)?;
+    super::unpack::unpack_image(state, &image, a.quiet)?;
+    let record = state.catalog.record(&image, None)?;
+    if !a.quiet {
+        println!("{}: manifest {}", source.name(), image.manifest_digest);
+    }
+    println!("{}", record.id);
+    Ok(0)
+}
+
+/// A line per blob, before copying: whether the store has it already.
+fn report_blobs(state: &ImageState, a: &PullArgs, image: &Image) {
+    if a.quiet {
+        return;
+    }
+    for blob in std::iter::once(&image.config_digest).chain(image.layers.iter().map(|l| &l.digest))
+    {
+        let verb = if state.store.has(blob) {
+            "exists"
+        } else {
+            "copying"
+        };
+        println!("{verb} blob {blob}");
+    }
 }
 
 fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -> Result<i32> {

@@ -1,7 +1,9 @@
 //! `arca push NAME [DEST]`: an image from the store to a registry, as `docker push` (DEST
 //! defaults to NAME, which must then be a registry reference) and `podman push` (an explicit
-//! DEST, `--creds`; without it, the login `arca login` stored). A line per blob says whether the registry had it, mounted it from another
-//! repository or received it, then Docker's `NAME: digest: … size: …`. Nothing is recorded:
+//! DEST, `--creds`; without it, the login `arca login` stored); or, as Podman, to a `dir:`,
+//! `oci:`, `oci-archive:` or `docker-archive:` DEST (see `push_local`). A line per blob says
+//! whether the registry had it, mounted it from another repository or received it, then
+//! Docker's `NAME: digest: … size: …`. Nothing is recorded:
 //! like Docker and Podman, a push does not name the image DEST locally.
 
 use std::sync::Arc;
@@ -17,6 +19,11 @@ use crate::cli::PushArgs;
 
 pub fn push(state: &ImageState, a: &PushArgs) -> Result<i32> {
     let (record, name) = find(state, &a.image)?;
+    if let Some(d) = &a.destination {
+        if let Some(code) = super::push_local::push(state, &record, name.as_deref(), d, a.quiet)? {
+            return Ok(code);
+        }
+    }
     let dest = match (&a.destination, name) {
         (Some(d), _) => Reference::parse(d).with_context(|| format!("push: destination {d:?}"))?,
         (None, Some(name)) => Reference::parse(&name).with_context(|| {

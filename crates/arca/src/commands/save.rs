@@ -5,6 +5,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use arca_image::archive::{self, docker_name, Format, SaveImage};
@@ -53,9 +54,22 @@ pub fn save(state: &ImageState, a: &SaveArgs) -> Result<i32> {
         archive::save(&state.store, &images, format, BufWriter::new(stdout.lock()))?;
         return Ok(0);
     };
+    to_file(state, &images, format, path)?;
+    io::stdout().flush()?;
+    Ok(0)
+}
+
+/// Writes the archive beside `path` and renames it into place once complete and synced (also
+/// `push`'s, for `oci-archive:`/`docker-archive:` destinations).
+pub(super) fn to_file(
+    state: &ImageState,
+    images: &[SaveImage],
+    format: Format,
+    path: &Path,
+) -> Result<()> {
     let name = path
         .file_name()
-        .ok_or_else(|| anyhow!("save: -o {}: not a file name", path.display()))?;
+        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
     let tmp = path.with_file_name(format!(
         ".{}.arca-save-{}",
         name.to_string_lossy(),
@@ -65,7 +79,7 @@ pub fn save(state: &ImageState, a: &SaveArgs) -> Result<i32> {
         .with_context(|| format!("save: creating {}", tmp.display()))
         .and_then(|f| {
             let mut out = BufWriter::new(f);
-            archive::save(&state.store, &images, format, &mut out)?;
+            archive::save(&state.store, images, format, &mut out)?;
             out.into_inner()
                 .map_err(|e| e.into_error())
                 .and_then(|f| f.sync_all())
@@ -77,7 +91,5 @@ pub fn save(state: &ImageState, a: &SaveArgs) -> Result<i32> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result?;
-    io::stdout().flush()?;
-    Ok(0)
+    result
 }

@@ -79,6 +79,11 @@ impl Env {
         v
     }
 
+    /// `arca image inspect NAME`'s one object.
+    pub fn inspect(&self, name: &str) -> Value {
+        serde_json::from_str::<Value>(&self.ok(&["image", "inspect", name])).unwrap()[0].clone()
+    }
+
     pub fn images_json(&self) -> Vec<Value> {
         serde_json::from_str::<Value>(&self.ok(&["images", "--format", "json"]))
             .unwrap()
@@ -99,6 +104,22 @@ pub fn run(dir: &Path, program: &str, args: &[&str]) {
         "{program} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The sha256 of `data` in hex, by coreutils (not by the code under test).
+pub fn sha256_hex(data: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let out = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }
 
 /// An OCI layout `dir/name` with image `v1` (two layers: /etc/app/conf, then /hello).
