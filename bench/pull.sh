@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/pull.sh — pull and unpack one image from a loopback registry, side by side:
-# arca (arca-image's pull_unpack example: download, verify, decompress and unpack overlapped,
-# what `arca run` will do; also `--two-step`, the pull then the unpack), `podman pull` (pull +
+# `arca pull` (download, verify, decompress and unpack overlapped, into the blob store and the
+# overlay snapshots with file-level dedup, each layer synced before its commit; also the
+# library's pull_unpack example into one plain directory, no dedup), `podman pull` (pull +
 # unpack into its overlay storage), containerd's `ctr images pull` (fetch + unpack into the
 # overlayfs snapshotter, by a private containerd started before each timed pull and stopped
 # after it), `skopeo copy` + `umoci unpack`, and `tar -xzf` of the layer file (no registry) as
@@ -23,8 +24,9 @@ mkdir -p "$OUT"
 layer=/var/cache/arca/bench/bookworm-minbase-v2.tar.gz
 [ -s "$layer" ] || RUNS=1 OUT="$OUT/unpack" "$here/unpack.sh" >/dev/null
 
-cargo build --release -q -p arca-image --example pull_unpack --manifest-path "$repo/Cargo.toml"
-arca=$( (ls -t "$repo"/target/*/release/examples/pull_unpack "$repo"/target/release/examples/pull_unpack 2>/dev/null || true) | head -n 1)
+cargo build --release -q -p arca -p arca-image --example pull_unpack --manifest-path "$repo/Cargo.toml"
+pull_unpack=$( (ls -t "$repo"/target/*/release/examples/pull_unpack "$repo"/target/release/examples/pull_unpack 2>/dev/null || true) | head -n 1)
+arca=${ARCA:-$repo/target/x86_64-unknown-linux-gnu/release/arca}
 
 work=$(mktemp -d /tmp/arca-bench-pull.XXXXXX)
 mnt=$work/mnt
@@ -150,9 +152,11 @@ skopeo_umoci() {
 tar_xzf() { mkdir "$mnt/rootfs" && tar -xzf "$layer" -C "$mnt/rootfs"; }
 labels=(arca)
 for i in $(seq "$RUNS"); do
-	time_one arca "$arca" "$ref" "$mnt/store" "$mnt/rootfs"
-	# The pull, then the unpack (what arca did before pull_unpack streamed).
-	time_one arca-two-step "$arca" --two-step "$ref" "$mnt/store" "$mnt/rootfs"
+	# `arca pull`: into the store and the overlay snapshots, every file a deduplicated object,
+	# each layer synced before it is committed.
+	time_one arca "$arca" --root "$mnt/arca" pull -q "$ref"
+	# The library's flat variant: one plain rootfs directory, no snapshots, no objects.
+	time_one arca-flat-rootfs "$pull_unpack" "$ref" "$mnt/store" "$mnt/rootfs"
 	# The floor the issue sets: the local layer file alone, no registry.
 	time_one tar-xzf tar_xzf
 	if command -v podman >/dev/null; then time_one podman podman_pull; fi
@@ -163,7 +167,7 @@ for i in $(seq "$RUNS"); do
 done
 command -v podman >/dev/null && labels+=(podman)
 command -v containerd >/dev/null && command -v ctr >/dev/null && labels+=(ctr)
-labels+=(skopeo+umoci arca-two-step tar-xzf)
+labels+=(skopeo+umoci arca-flat-rootfs tar-xzf)
 {
 	echo "# pull + unpack of Debian bookworm minbase ($(du -h "$layer" | cut -f1) gzip layer) from a loopback registry, $RUNS runs, fresh ext4 each, including sync"
 	echo
