@@ -1,0 +1,1 @@
+//! Container logs (being written).
