@@ -1,12 +1,31 @@
 //! arca's daemonless engine: what `arca run`, `ps`, `logs`, `stop` and `rm` do, with no daemon.
 //! Each container is a record in the store's SQLite catalog, a writable snapshot of its image,
 //! a bundle (config.json) built from the image config and the user's flags, and, while it
-//! runs, a small monitor process of its own that holds its stdio, writes its log, records its
-//! exit and applies `--rm`. The OCI runtime is `arca-container`, called in-process.
+//! runs detached, a small monitor process of its own that holds its stdio, writes its log,
+//! records its exit and applies `--rm`. The OCI runtime is `arca-container`, called
+//! in-process: no runtime binary is executed.
 //!
+//! - [`engine`]: the handle on one `--root` and the on-disk layout.
+//! - [`container`]: create (record, snapshot, bundle), status, stop, kill, remove.
+//! - [`monitor`]: running it, in the foreground or under its monitor process.
+//! - [`records`]: container records in SQLite, shared by concurrent arca processes.
+//! - [`command`]: the command looked up in the rootfs first (exit 126 / 127 as Docker).
+//! - [`names`]: ids and generated names.
 //! - [`spec`]: the OCI runtime spec of a container, from its image config and `RunConfig`.
 //! - [`logs`]: container logs as JSON lines (Docker's json-file format), written with
 //!   rotation and read back with `--follow`, `--tail`, `--since` and timestamps.
 
+pub mod command;
+pub mod container;
+pub mod engine;
+pub mod error;
 pub mod logs;
+pub mod monitor;
+pub mod names;
+pub mod records;
 pub mod spec;
+
+pub use container::{CreateRequest, Status};
+pub use engine::Engine;
+pub use error::EngineError;
+pub use records::{Record, Settings, State};

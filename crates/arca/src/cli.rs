@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod containers;
+pub use containers::{InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "arca",
@@ -55,6 +58,55 @@ pub enum Command {
     /// Store-wide commands
     #[command(subcommand)]
     System(SystemCommand),
+    /// Create and start a container from an image
+    Run(RunArgs),
+    /// Create a container (start it with `arca start`)
+    Create(RunArgs),
+    /// Start created or stopped containers (in the background, under their monitors)
+    Start {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List containers
+    Ps(PsArgs),
+    /// Show a container's output
+    Logs(LogsArgs),
+    /// Stop running containers: the stop signal, then SIGKILL after the timeout
+    Stop {
+        /// Seconds to wait before killing (default: the container's --stop-timeout, 10)
+        #[arg(short = 't', long = "time")]
+        time: Option<u64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Send a signal to running containers (default SIGKILL)
+    Kill {
+        #[arg(short, long, default_value = "KILL")]
+        signal: String,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove containers
+    Rm {
+        /// Kill a running container first
+        #[arg(short, long)]
+        force: bool,
+        /// Also remove anonymous volumes (none exist yet)
+        #[arg(short, long)]
+        volumes: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Wait for containers to stop; print their exit codes
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Show containers' records as JSON (Docker's field names)
+    Inspect(InspectArgs),
+    /// The monitor of a detached container (started by `run -d` and `start`)
+    #[command(name = "__monitor", hide = true)]
+    Monitor { id: String },
 }
 
 #[derive(Debug, Subcommand)]

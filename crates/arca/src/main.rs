@@ -8,7 +8,22 @@ mod units;
 
 use clap::Parser;
 
+/// Verbs that put a process of ours into a container (the init is cloned from this process,
+/// or from the monitor it starts): they must run from a binary the container cannot write to
+/// (CVE-2019-5736), decided before parsing anything since protecting means re-executing.
+const ENTERS_CONTAINER: &[&str] = &["run", "start", "exec", "__monitor"];
+
+/// Verbs whose failures exit as Docker's `run` does: 125 (126, 127 for the command).
+const CONTAINER_VERBS: &[&str] = &["run", "create", "start", "exec"];
+
 fn main() {
+    let verb = verb(std::env::args().skip(1));
+    if ENTERS_CONTAINER.contains(&verb.as_str()) {
+        if let Err(e) = arca_container::cloned_binary::protect() {
+            eprintln!("arca: {e}");
+            std::process::exit(125);
+        }
+    }
     let cli = cli::Cli::parse();
     let level = if cli.debug {
         tracing::Level::DEBUG
@@ -24,9 +39,27 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("arca: {}", message(&e));
-            std::process::exit(1);
+            let code = match e.downcast_ref::<arca_engine::EngineError>() {
+                Some(engine) if CONTAINER_VERBS.contains(&verb.as_str()) => engine.exit_code(),
+                _ if CONTAINER_VERBS.contains(&verb.as_str()) => 125,
+                _ => 1,
+            };
+            std::process::exit(code);
         }
     }
+}
+
+/// The subcommand: the first argument that is neither a global flag nor its value.
+fn verb(args: impl Iterator<Item = String>) -> String {
+    let mut args = args.peekable();
+    while let Some(a) = args.next() {
+        if a == "--root" || a == "--storage-driver" {
+            args.next();
+        } else if !a.starts_with('-') {
+            return a;
+        }
+    }
+    String::new()
 }
 
 /// The error and its causes joined by ": ", as `{:#}` would, except that a cause whose text the

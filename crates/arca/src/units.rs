@@ -49,7 +49,7 @@ pub fn ago(rfc3339: &str, now_unix: i64) -> String {
 }
 
 /// go-units' HumanDuration.
-fn human_duration(secs: i64) -> String {
+pub fn human_duration(secs: i64) -> String {
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     let hours = secs / 3600;
     match secs {

@@ -1,15 +1,23 @@
-//! One module per verb; each turns parsed flags into calls on arca-image.
+//! One module per verb; each turns parsed flags into calls on arca-image (images) or
+//! arca-engine (containers).
 
+mod container_inspect;
 mod images;
 mod import;
 mod inspect;
 mod load;
 mod login;
+mod logs;
+mod monitor;
+mod ps;
 mod pull;
 mod push;
 mod push_local;
+mod rm;
 mod rmi;
+mod run;
 mod save;
+mod stop;
 mod system;
 mod tag;
 mod unpack;
@@ -17,6 +25,7 @@ mod unpack;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use arca_engine::Engine;
 use arca_image::catalog::Catalog;
 use arca_image::snapshot::{Driver, Snapshots};
 use arca_image::store::Store;
@@ -47,6 +56,10 @@ impl ImageState {
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let state = || ImageState::open(&cli.root, cli.storage_driver.as_deref());
+    let engine = || -> Result<Engine> {
+        let s = state()?;
+        Ok(Engine::open(&cli.root, s.snapshots)?)
+    };
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&mut state()?, &a),
         Command::Push(a) => push::push(&state()?, &a),
@@ -66,5 +79,26 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Image(ImageCommand::Inspect { images }) => inspect::inspect(&state()?, &images),
         Command::Image(ImageCommand::Prune { .. }) => rmi::prune(&mut state()?),
         Command::System(SystemCommand::Df(a)) => system::df(&state()?, &a),
+        Command::Run(a) => {
+            let mut s = state()?;
+            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            run::run(&mut s, &engine, &a)
+        }
+        Command::Create(a) => {
+            let mut s = state()?;
+            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            run::create(&mut s, &engine, &a)
+        }
+        Command::Start { containers } => run::start(&engine()?, &containers),
+        Command::Ps(a) => ps::ps(&engine()?, &a),
+        Command::Logs(a) => logs::logs(&engine()?, &a),
+        Command::Stop { time, containers } => stop::stop(&engine()?, time, &containers),
+        Command::Kill { signal, containers } => stop::kill(&engine()?, &signal, &containers),
+        Command::Wait { containers } => stop::wait(&engine()?, &containers),
+        Command::Rm {
+            force, containers, ..
+        } => rm::rm(&engine()?, force, &containers),
+        Command::Inspect(a) => container_inspect::inspect(&engine()?, &a.containers),
+        Command::Monitor { id } => monitor::monitor(&engine()?, &id),
     }
 }

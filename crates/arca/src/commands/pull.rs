@@ -5,6 +5,7 @@
 //! collect the blobs or snapshots of an image not yet named.
 
 use anyhow::{Context, Result};
+use arca_image::catalog::ImageRecord;
 use arca_image::dir::DirSource;
 use arca_image::gc::GcLock;
 use arca_image::layout::{Image, ImageReference, PlatformSpec};
@@ -15,6 +16,13 @@ use super::ImageState;
 use crate::cli::PullArgs;
 
 pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
+    let record = pull_image(state, a)?;
+    println!("{}", record.id);
+    Ok(0)
+}
+
+/// The pull itself; returns the image's record (`pull` prints its id).
+pub fn pull_image(state: &mut ImageState, a: &PullArgs) -> Result<ImageRecord> {
     let platform = match &a.platform {
         Some(p) => PlatformSpec::parse(p).with_context(|| format!("--platform {p:?}"))?,
         None => PlatformSpec::host(),
@@ -40,8 +48,7 @@ pub fn pull(state: &mut ImageState, a: &PullArgs) -> Result<i32> {
     if !a.quiet {
         println!("{name}: manifest {}", image.manifest_digest);
     }
-    println!("{}", record.id);
-    Ok(0)
+    Ok(record)
 }
 
 /// `dir:DIR`, as skopeo writes it. Podman (4.3) gives such an image no name, since a
@@ -51,7 +58,7 @@ fn pull_dir(
     a: &PullArgs,
     platform: &PlatformSpec,
     dir: &str,
-) -> Result<i32> {
+) -> Result<ImageRecord> {
     anyhow::ensure!(!dir.is_empty(), "pull: {}: empty path", a.image);
     let source = DirSource::open(dir)?;
     let image = source.image(platform)?;
@@ -63,8 +70,7 @@ fn pull_dir(
     if !a.quiet {
         println!("{}: manifest {}", source.name(), image.manifest_digest);
     }
-    println!("{}", record.id);
-    Ok(0)
+    Ok(record)
 }
 
 /// A line per blob, before copying: whether the store has it already.
@@ -83,7 +89,11 @@ fn report_blobs(state: &ImageState, a: &PullArgs, image: &Image) {
     }
 }
 
-fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -> Result<i32> {
+fn pull_registry(
+    state: &mut ImageState,
+    a: &PullArgs,
+    platform: PlatformSpec,
+) -> Result<ImageRecord> {
     let reference = Reference::parse(&a.image)?;
     let auth = super::login::credentials(
         a.creds.as_deref(),
@@ -128,8 +138,7 @@ fn pull_registry(state: &mut ImageState, a: &PullArgs, platform: PlatformSpec) -
     if !a.quiet {
         println!("{reference}: manifest {}", image.manifest_digest);
     }
-    println!("{}", record.id);
-    Ok(0)
+    Ok(record)
 }
 
 /// `--tls-verify=false`: the reference's registry may be reached over plain HTTP.

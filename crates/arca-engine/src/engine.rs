@@ -1,0 +1,69 @@
+//! The engine's handle on one `--root`: where containers live on disk, their records, the
+//! image snapshots they stand on, and the OCI runtime's state directory.
+//!
+//! ```text
+//! <root>/containers/<id>/config.json   the bundle (built from the image config and flags)
+//! <root>/containers/<id>/rootfs/       the writable snapshot, mounted while it may run
+//! <root>/containers/<id>/ctr.log       its log (JSON lines, rotated)
+//! <root>/runtime/<id>/                 arca-container's state while it exists in the runtime
+//! <root>/images/catalog.db             the records (`containers` table) beside the images'
+//! <root>/images/snapshots/active/<id>/ the writable snapshot (key = container id)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use arca_image::snapshot::Snapshots;
+
+use crate::error::EngineError;
+use crate::records::Records;
+
+#[derive(Debug)]
+pub struct Engine {
+    root: PathBuf,
+    pub(crate) records: Records,
+    pub(crate) snapshots: Snapshots,
+    pub(crate) runtime: arca_container::store::Store,
+}
+
+impl Engine {
+    /// The engine under `root`, whose image store (`root/images`) the caller opened, so its
+    /// catalog (the records' database) exists.
+    pub fn open(root: &Path, snapshots: Snapshots) -> Result<Engine, EngineError> {
+        let containers = root.join("containers");
+        std::fs::create_dir_all(&containers).map_err(|e| EngineError::io("create", &containers, e))?;
+        let records = Records::open(&root.join("images").join("catalog.db"))?;
+        let runtime = arca_container::store::Store::new(&root.join("runtime"))?;
+        Ok(Engine {
+            root: root.to_owned(),
+            records,
+            snapshots,
+            runtime,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// The container's directory (bundle, rootfs mount point, log).
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    pub fn rootfs(&self, id: &str) -> PathBuf {
+        self.dir(id).join("rootfs")
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.dir(id).join("ctr.log")
+    }
+
+    /// The images' directory (for the GC lock).
+    pub fn images(&self) -> PathBuf {
+        self.root.join("images")
+    }
+}

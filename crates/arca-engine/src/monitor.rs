@@ -1,0 +1,270 @@
+//! Running a container: in the foreground (the `arca` process itself creates, starts and
+//! waits, the container's stdio being arca's), or detached, under a monitor process of its
+//! own, what conmon is to Podman: `arca __monitor <id>`, started by `start`/`run -d`, which
+//! outlives the command that started it. The monitor
+//!
+//! - gives the container pipes (or a pty with `-t`) for stdout and stderr and writes what
+//!   comes out to the container's log ([`crate::logs`]);
+//! - is the parent of the container's init (the runtime library clones it from the monitor,
+//!   in-process), so it reaps it and records the real exit status and time;
+//! - applies `--rm`, and exits with the container.
+//!
+//! It tells the starting command "ok" or the error on its stdout, then lets go of it, so
+//! `run -d` returns as soon as the container runs and reports a failed start as its own.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use arca_container::container::{self as rt, CreateOptions};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use rustix::event::{PollFd, PollFlags};
+
+use crate::container::now;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::logs::{LogOptions, LogWriter, Stream};
+use crate::records::Record;
+
+/// How the monitor subcommand is named on arca's command line (hidden from help).
+pub const MONITOR_VERB: &str = "__monitor";
+
+/// Docker's status for a process that ended: its code, or 128 + the signal that killed it.
+fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+impl Engine {
+    fn runtime_options(&self, id: &str) -> CreateOptions {
+        CreateOptions {
+            id: id.to_owned(),
+            bundle: self.dir(id),
+            ..CreateOptions::default()
+        }
+    }
+
+    /// Runs the created container `rec` in the foreground and returns its exit status: its
+    /// stdio is ours, signals sent to us are forwarded to it, a terminal is proxied with `-t`.
+    pub fn run_foreground(&self, rec: &Record) -> Result<i32, EngineError> {
+        let id = &rec.id;
+        self.mount(id)?;
+        let opts = self.runtime_options(id);
+        let code = if rec.settings.tty {
+            self.records.set_running(id, 0, None, now())?;
+            rt::run(&self.runtime, &opts, false)
+        } else {
+            let set = rt::wait::block_signals()?;
+            let st = rt::create(&self.runtime, &opts)?;
+            self.records.set_running(id, st.pid, None, now())?;
+            match rt::start(&self.runtime, id) {
+                Ok(()) => {
+                    let code = rt::wait_forwarding_signals(Pid::from_raw(st.pid), &set);
+                    rt::delete(&self.runtime, id, true)?;
+                    code
+                }
+                Err(e) => Err(e),
+            }
+        };
+        self.finish(rec, code.as_ref().ok().copied())?;
+        Ok(code?)
+    }
+
+    /// After the container ended: its exit recorded, its runtime state and mount gone, and
+    /// with `--rm`, everything.
+    fn finish(&self, rec: &Record, code: Option<i32>) -> Result<(), EngineError> {
+        let _ = rt::delete(&self.runtime, &rec.id, true);
+        self.records.set_exited(&rec.id, code, now())?;
+        self.unmount(&rec.id);
+        if rec.settings.auto_remove {
+            self.cleanup(&rec.id)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the created (or exited) container `rec` under a monitor: runs `exe` (arca
+    /// itself) as `exe --root ROOT __monitor ID` and returns once it reported the container
+    /// started, or its error.
+    pub fn start_detached(&self, rec: &Record, exe: &Path) -> Result<(), EngineError> {
+        let mut child = Command::new(exe)
+            .arg("--root")
+            .arg(self.root())
+            .arg(MONITOR_VERB)
+            .arg(&rec.id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| EngineError::io("start the monitor", exe, e))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        match line.trim_end().strip_prefix("ok") {
+            Some(_) => Ok(()),
+            None => {
+                let _ = child.wait();
+                let msg = line.trim_end().strip_prefix("error ").unwrap_or(&line);
+                Err(EngineError::Monitor {
+                    id: rec.id.clone(),
+                    msg: if msg.is_empty() {
+                        "it exited without a word".into()
+                    } else {
+                        msg.to_owned()
+                    },
+                })
+            }
+        }
+    }
+
+    /// The monitor process's body (`arca __monitor ID`): see the module documentation.
+    /// `ready` is where the starting command waits for "ok" or "error <why>".
+    pub fn monitor(&self, id: &str, mut ready: impl Write) -> Result<i32, EngineError> {
+        // Out of the starting command's session: its terminal closing must not reach us.
+        let _ = rustix::process::setsid();
+        let rec = self.find(id)?;
+        let started = match self.start_monitored(&rec) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = writeln!(ready, "error {e}");
+                let _ = self.records.set_exited(id, None, now());
+                self.unmount(id);
+                return Err(e);
+            }
+        };
+        let _ = writeln!(ready, "ok");
+        drop(ready);
+        let code = self.pump(&rec, started);
+        self.finish(&rec, code)?;
+        Ok(code.unwrap_or(125))
+    }
+
+    /// Creates and starts the container with its output going to pipes (or a pty) we read.
+    fn start_monitored(&self, rec: &Record) -> Result<Started, EngineError> {
+        let id = &rec.id;
+        self.mount(id)?;
+        let mut opts = self.runtime_options(id);
+        let devnull = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(|e| EngineError::io("open", Path::new("/dev/null"), e))?;
+        let sys = |what: &'static str| {
+            move |e: rustix::io::Errno| EngineError::io(what, Path::new("/"), e.into())
+        };
+        let mut outputs = Vec::new();
+        let console = if rec.settings.tty {
+            let path = self.dir(id).join("console.sock");
+            let _ = std::fs::remove_file(&path);
+            let l = std::os::unix::net::UnixListener::bind(&path)
+                .map_err(|e| EngineError::io("bind", &path, e))?;
+            opts.console_socket = Some(path);
+            Some(l)
+        } else {
+            let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(sys("pipe"))?;
+            let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(sys("pipe"))?;
+            // The init inherits fds 0-2 (dup2 clears close-on-exec on them).
+            rustix::stdio::dup2_stdout(&out_w).map_err(sys("dup2"))?;
+            rustix::stdio::dup2_stderr(&err_w).map_err(sys("dup2"))?;
+            outputs.push((out_r, Stream::Stdout));
+            outputs.push((err_r, Stream::Stderr));
+            None
+        };
+        rustix::stdio::dup2_stdin(&devnull).map_err(sys("dup2"))?;
+        let created = rt::create(&self.runtime, &opts);
+        // Our copies of the write ends go, so the pipes end when the container's do.
+        rustix::stdio::dup2_stdout(&devnull).map_err(sys("dup2"))?;
+        rustix::stdio::dup2_stderr(&devnull).map_err(sys("dup2"))?;
+        let st = created?;
+        if let Some(l) = &console {
+            let master = arca_container::init::console::receive_master(l)?;
+            outputs.push((master, Stream::Stdout));
+            let _ = std::fs::remove_file(self.dir(id).join("console.sock"));
+        }
+        if let Err(e) = rt::start(&self.runtime, id) {
+            let _ = rt::delete(&self.runtime, id, true);
+            return Err(e.into());
+        }
+        let monitor = i32::try_from(std::process::id()).ok();
+        self.records.set_running(id, st.pid, monitor, now())?;
+        Ok(Started {
+            pid: st.pid,
+            outputs,
+        })
+    }
+
+    /// Copies the container's output to its log until its init exits; returns its status.
+    fn pump(&self, rec: &Record, started: Started) -> Option<i32> {
+        let pid = Pid::from_raw(started.pid);
+        let mut log = LogWriter::open(&self.log_path(&rec.id), LogOptions::default())
+            .map_err(|e| tracing::warn!("container {}: log: {e}", rec.id))
+            .ok();
+        let pidfd = rustix::process::Pid::from_raw(started.pid).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
+        let mut open: Vec<(OwnedFd, Stream)> = started.outputs;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut exited = pidfd.is_none();
+        // After the init exits, what its children still write is read for a moment more.
+        let mut grace = 20;
+        while !open.is_empty() && grace > 0 {
+            let mut fds: Vec<PollFd<'_>> = open
+                .iter()
+                .map(|(fd, _)| PollFd::new(fd, PollFlags::IN))
+                .collect();
+            if let (Some(p), false) = (&pidfd, exited) {
+                fds.push(PollFd::new(p, PollFlags::IN));
+            }
+            let timeout = rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: 50_000_000,
+            };
+            let _ = rustix::event::poll(&mut fds, exited.then_some(&timeout));
+            let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+            drop(fds);
+            if !exited && ready.get(open.len()).copied().unwrap_or(false) {
+                exited = true;
+            }
+            if exited && !ready[..open.len()].iter().any(|r| *r) {
+                grace -= 1;
+            }
+            let mut closed = Vec::new();
+            for (i, (fd, stream)) in open.iter().enumerate() {
+                if !ready[i] {
+                    continue;
+                }
+                match rustix::io::read(fd, &mut buf) {
+                    Ok(0) | Err(rustix::io::Errno::IO) => closed.push(i),
+                    Ok(n) => {
+                        if let Some(l) = log.as_mut() {
+                            let _ = l.write(*stream, &buf[..n]);
+                        }
+                    }
+                    Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+                    Err(_) => closed.push(i),
+                }
+            }
+            for i in closed.into_iter().rev() {
+                open.remove(i);
+            }
+        }
+        if let Some(l) = log.as_mut() {
+            let _ = l.flush_partial();
+        }
+        let _ = std::io::stdout().flush();
+        waitpid(pid, None).ok().and_then(exit_code)
+    }
+}
+
+/// A started container's init and the fds its output comes out of.
+struct Started {
+    pid: i32,
+    outputs: Vec<(OwnedFd, Stream)>,
+}

@@ -1,0 +1,160 @@
+//! Docker's flags for the container verbs (`run`, `create`, `start`, `ps`, `logs`, `stop`,
+//! `kill`, `rm`, `wait`, `inspect`).
+
+use clap::ValueEnum;
+
+use super::Format;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Run in the background under its own monitor; print the container id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open (foreground runs share arca's stdin)
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give the container a pseudo-terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// The container's name (default: a generated adjective_name)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from arca's environment)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long)]
+    pub env_file: Vec<String>,
+    /// Bind mount a volume (HOST:CONTAINER[:ro])
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|tmpfs,source=…,target=…[,readonly])
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs (PATH[:OPTIONS])
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// User (name|uid[:group|gid])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the image's ENTRYPOINT ("" clears it)
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Mount the container's root filesystem read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Container host name (default: the short id)
+    #[arg(long, short = 'h')]
+    pub hostname: Option<String>,
+    /// Memory limit (e.g. 512m, 1g)
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Number of CPUs (e.g. 1.5)
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Tune the container's pids limit (-1 for unlimited)
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Ulimit options (nofile=1024:2048)
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Add a host device (HOST[:CONTAINER[:rwm]])
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options (seccomp=unconfined|FILE, no-new-privileges)
+    #[arg(long)]
+    pub security_opt: Vec<String>,
+    /// Set metadata (KEY=VALUE)
+    #[arg(short, long = "label")]
+    pub label: Vec<String>,
+    /// Signal to stop the container (default: the image's, else SIGTERM)
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL (default 10)
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
+    /// Network: none (a network namespace with only lo; the default until CNI networking) or host
+    #[arg(long, default_value = "none")]
+    pub network: String,
+    /// Platform of the image to pull if missing (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Pull the image: missing (default), always or never
+    #[arg(long, value_enum, default_value = "missing")]
+    pub pull: PullPolicy,
+    /// The image (name or id)
+    pub image: String,
+    /// The command and its arguments (default: the image's)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PullPolicy {
+    Missing,
+    Always,
+    Never,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PsArgs {
+    /// Show all containers (default: only running ones)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show full ids and commands
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter (name=…, id=…, status=created|running|exited, label=KEY[=VALUE], ancestor=IMAGE)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// table, json, or a Go template subset ({{.ID}}, {{.Names}}, {{.Image}}, {{.Status}}, …)
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// Follow the log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end ("all" for every line)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show logs since a timestamp (RFC 3339 or Unix) or a duration ago (10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or a duration ago
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// table is not a thing here: json (default)
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}

@@ -1,0 +1,73 @@
+//! `arca inspect` of containers: the record in the field names `docker inspect` uses for the
+//! common ones.
+
+use anyhow::Result;
+use arca_engine::{Engine, Status};
+use serde_json::json;
+
+pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
+    let mut out = Vec::new();
+    for what in containers {
+        let r = engine.find(what)?;
+        let status = engine.status(&r);
+        let (state, running) = match status {
+            Status::Created => ("created", false),
+            Status::Running | Status::MonitorLost { running: true } => ("running", true),
+            Status::Exited(_) | Status::MonitorLost { running: false } => ("exited", false),
+        };
+        let time = |t: Option<i64>| t.map(rfc3339);
+        out.push(json!({
+            "Id": r.id,
+            "Name": format!("/{}", r.name),
+            "Created": rfc3339(r.created),
+            "Image": r.image_id,
+            "Path": r.settings.command.first(),
+            "Args": r.settings.command.get(1..).unwrap_or_default(),
+            "State": {
+                "Status": state,
+                "Running": running,
+                "Pid": r.pid.unwrap_or(0),
+                "MonitorPid": r.monitor_pid.unwrap_or(0),
+                "ExitCode": r.exit_code.unwrap_or(0),
+                "StartedAt": time(r.started),
+                "FinishedAt": time(r.finished),
+                "MonitorLost": matches!(status, Status::MonitorLost { .. }),
+            },
+            "Config": {
+                "Image": r.image,
+                "Cmd": r.settings.command,
+                "Tty": r.settings.tty,
+                "StopSignal": r.settings.stop_signal,
+                "StopTimeout": r.settings.stop_timeout,
+                "Labels": r.settings.labels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            },
+            "HostConfig": { "AutoRemove": r.settings.auto_remove },
+            "LogPath": engine.log_path(&r.id),
+            "Rootfs": engine.rootfs(&r.id),
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(0)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (Docker's time format, without the fraction).
+fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

@@ -1,0 +1,212 @@
+//! `arca run`, `create` and `start`: a container from an image (pulled first if missing, as
+//! `--pull` says), its spec from the image config and Docker's flags, run in the foreground
+//! by this process or in the background under a monitor of its own.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use arca_engine::spec::{self, RunConfig};
+use arca_engine::{CreateRequest, Engine, Record, Settings};
+use arca_image::catalog::ImageRecord;
+use oci_spec::image::ImageConfiguration;
+
+use super::ImageState;
+use crate::cli::{PullArgs, PullPolicy, RunArgs};
+
+/// `run`: create, then start; returns the container's exit status in the foreground.
+pub fn run(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> {
+    let rec = create_container(state, engine, a)?;
+    if a.detach {
+        engine.start_detached(&rec, &self_exe()?)?;
+        println!("{}", rec.id);
+        return Ok(0);
+    }
+    Ok(engine.run_foreground(&rec)?)
+}
+
+/// `create`: prints the new container's id.
+pub fn create(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> {
+    let rec = create_container(state, engine, a)?;
+    println!("{}", rec.id);
+    Ok(0)
+}
+
+/// `start`: each container under its monitor; prints what it was given, as Docker does.
+pub fn start(engine: &Engine, containers: &[String]) -> Result<i32> {
+    let exe = self_exe()?;
+    let mut failed = false;
+    for what in containers {
+        let started = engine
+            .find(what)
+            .and_then(|rec| match engine.status(&rec) {
+                arca_engine::Status::Running => Ok(()),
+                _ => engine.start_detached(&rec, &exe),
+            });
+        match started {
+            Ok(()) => println!("{what}"),
+            Err(e) => {
+                eprintln!("arca: start {what}: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 125 } else { 0 })
+}
+
+/// This binary, for the monitor: `/proc/self/exe` names the protected copy when arca re-ran
+/// itself from one, which is what the monitor should run too.
+fn self_exe() -> Result<std::path::PathBuf> {
+    std::env::current_exe().context("finding arca's own binary for the monitor")
+}
+
+fn create_container(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<Record> {
+    let image = find_or_pull(state, a)?;
+    let config = image_config(state, &image)?;
+    let run = run_config(a)?;
+    let stop_signal = a
+        .stop_signal
+        .clone()
+        .or_else(|| {
+            config
+                .config()
+                .as_ref()
+                .and_then(|c| c.stop_signal().clone())
+        })
+        .unwrap_or_else(|| "SIGTERM".to_owned());
+    let req = CreateRequest {
+        name: a.name.clone(),
+        image_id: image.id.to_string(),
+        image: a.image.clone(),
+        chain: image.chain.clone(),
+        settings: Settings {
+            auto_remove: a.rm,
+            stop_signal,
+            stop_timeout: a.stop_timeout.unwrap_or(10),
+            tty: a.tty,
+            labels: run.labels.clone(),
+            ..Settings::default()
+        },
+    };
+    let rec = engine.create(req, |rootfs, id| {
+        spec::build(&config, rootfs, id, &run)
+            .map_err(|e| arca_engine::EngineError::Spec(e.to_string()))
+    })?;
+    Ok(rec)
+}
+
+/// The image `a.image` from the catalog, pulled first when `--pull` says so.
+fn find_or_pull(state: &mut ImageState, a: &RunArgs) -> Result<ImageRecord> {
+    let present = state.catalog.resolve(&a.image)?.or_else(|| {
+        // `busybox` is stored as docker.io/library/busybox:latest.
+        arca_image::reference::Reference::parse(&a.image)
+            .ok()
+            .and_then(|r| state.catalog.resolve(&r.to_string()).ok().flatten())
+    });
+    let pull = match (a.pull, &present) {
+        (PullPolicy::Always, _) | (PullPolicy::Missing, None) => true,
+        (PullPolicy::Never, None) => bail!("{}: no such image (and --pull=never)", a.image),
+        _ => false,
+    };
+    if pull {
+        let args = PullArgs {
+            image: a.image.clone(),
+            platform: a.platform.clone(),
+            quiet: true,
+            creds: None,
+            authfile: None,
+            tls_verify: true,
+            registries_conf: None,
+        };
+        super::pull::pull_image(state, &args)?;
+    }
+    let found = state.catalog.resolve(&a.image)?.or_else(|| {
+        arca_image::reference::Reference::parse(&a.image)
+            .ok()
+            .and_then(|r| state.catalog.resolve(&r.to_string()).ok().flatten())
+    });
+    let image = found.ok_or_else(|| anyhow!("{}: no such image", a.image))?;
+    if image.chain.is_empty() && !image.blobs.is_empty() {
+        bail!(
+            "{}: the image was stored before snapshots existed; pull it again",
+            a.image
+        );
+    }
+    Ok(image)
+}
+
+fn image_config(state: &ImageState, image: &ImageRecord) -> Result<ImageConfiguration> {
+    let mut text = String::new();
+    state
+        .store
+        .open_blob(&image.config_digest)?
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading the config of image {}", image.id))?;
+    serde_json::from_str(&text).with_context(|| format!("the config of image {}", image.id))
+}
+
+/// Docker's flags as the spec builder takes them.
+fn run_config(a: &RunArgs) -> Result<RunConfig> {
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(spec::parse_env_file(std::path::Path::new(f))?);
+    }
+    for e in &a.env {
+        if e.contains('=') {
+            env.push(e.clone());
+        } else if let Ok(v) = std::env::var(e) {
+            env.push(format!("{e}={v}"));
+        }
+    }
+    let mut mounts = Vec::new();
+    for v in &a.volume {
+        mounts.push(spec::parse_volume(v)?);
+    }
+    for m in &a.mount {
+        mounts.push(spec::parse_mount(m)?);
+    }
+    for t in &a.tmpfs {
+        mounts.push(spec::parse_tmpfs(t)?);
+    }
+    let labels = a
+        .label
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    Ok(RunConfig {
+        entrypoint: a.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                Vec::new()
+            } else {
+                vec![e.clone()]
+            }
+        }),
+        cmd: a.command.clone(),
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        tty: a.tty,
+        read_only: a.read_only,
+        privileged: a.privileged,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        security_opt: a.security_opt.clone(),
+        memory: a.memory.as_deref().map(spec::parse_memory).transpose()?,
+        cpus: a.cpus,
+        pids_limit: a.pids_limit,
+        ulimits: a.ulimit.clone(),
+        devices: a.device.clone(),
+        mounts,
+        network: spec::Network::parse(&a.network)?,
+        labels,
+    })
+}
+
+/// `stop -t` default and the wait for SIGKILL to land.
+pub fn stop_timeout(rec: &Record, flag: Option<u64>) -> Duration {
+    Duration::from_secs(flag.unwrap_or(rec.settings.stop_timeout))
+}
