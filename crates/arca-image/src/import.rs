@@ -19,7 +19,7 @@ use flate2::read::GzEncoder;
 use serde_json::{json, Map, Value};
 
 use crate::digest::{Digest, HashingReader};
-use crate::layout::{assemble, parse_manifest, Image, LayoutError, PlatformSpec};
+use crate::layout::{assemble, oci_manifest, parse_manifest, Image, LayoutError, PlatformSpec};
 use crate::media::types;
 use crate::store::{Store, StoreError};
 
@@ -122,20 +122,11 @@ pub fn import(
     }
     let config_raw = to_json(&image_config);
     let (config_digest, config_size) = put(store, &config_raw, name, "config")?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": types::OCI_MANIFEST,
-        "config": {
-            "mediaType": types::OCI_CONFIG,
-            "digest": config_digest.to_string(),
-            "size": config_size,
-        },
-        "layers": [{
-            "mediaType": types::OCI_LAYER_GZIP,
-            "digest": layer_digest.to_string(),
-            "size": layer_size,
-        }],
-    });
+    let manifest = oci_manifest(
+        &config_digest,
+        config_size,
+        [(types::OCI_LAYER_GZIP, &layer_digest, layer_size)],
+    );
     let manifest_raw = to_json(&manifest);
     let (manifest_digest, manifest_size) = put(store, &manifest_raw, name, "manifest")?;
     let build = |source| ImportError::Build {

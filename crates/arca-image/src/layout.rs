@@ -22,8 +22,9 @@ pub use transport::ImageReference;
 pub use write::write_layout;
 
 // Shared with the registry client: one definition of "an image" and of platform choice.
-pub(crate) use image::{assemble, parse_manifest};
+pub(crate) use image::{assemble, oci_manifest, parse_manifest};
 pub(crate) use platform::choose as choose_platform;
+pub(crate) use write::copy_store_blob;
 
 use std::fs::File;
 use std::io::Read;
@@ -157,28 +158,39 @@ impl Layout {
 
     /// Reads a JSON blob fully, checked against its descriptor; `at` names that descriptor.
     fn read_json_blob(&self, digest: &Digest, size: u64, at: &str) -> Result<Vec<u8>, LayoutError> {
-        if size > MAX_JSON_SIZE {
-            return Err(LayoutError::TooLarge {
-                at: format!("{at}.size"),
-                size,
-                limit: MAX_JSON_SIZE,
-            });
-        }
-        let file = self.open_blob_file(digest, at)?;
-        let mut reader = HashingReader::new(file.take(size + 1));
-        let mut buf = Vec::new();
-        reader
-            .read_to_end(&mut buf)
-            .map_err(|source| LayoutError::Io {
-                at: format!("{at}: blob {digest}"),
-                source,
-            })?;
-        verify(digest, Some(size), reader.finish()).map_err(|source| LayoutError::Digest {
+        read_verified_json(digest, size, at, || self.open_blob_file(digest, at))
+    }
+}
+
+/// A JSON document read whole from the file `open` opens (not opened when the descriptor's
+/// size is over [`MAX_JSON_SIZE`]), checked against that descriptor's `digest` and `size`;
+/// `at` names the descriptor. Shared with `dir:` sources.
+pub(crate) fn read_verified_json(
+    digest: &Digest,
+    size: u64,
+    at: &str,
+    open: impl FnOnce() -> Result<File, LayoutError>,
+) -> Result<Vec<u8>, LayoutError> {
+    if size > MAX_JSON_SIZE {
+        return Err(LayoutError::TooLarge {
+            at: format!("{at}.size"),
+            size,
+            limit: MAX_JSON_SIZE,
+        });
+    }
+    let mut reader = HashingReader::new(open()?.take(size + 1));
+    let mut buf = Vec::new();
+    reader
+        .read_to_end(&mut buf)
+        .map_err(|source| LayoutError::Io {
             at: format!("{at}: blob {digest}"),
             source,
         })?;
-        Ok(buf)
-    }
+    verify(digest, Some(size), reader.finish()).map_err(|source| LayoutError::Digest {
+        at: format!("{at}: blob {digest}"),
+        source,
+    })?;
+    Ok(buf)
 }
 
 /// `oci-layout` and `index.json` carry no descriptor, so only the size cap protects us.

@@ -123,16 +123,21 @@ impl fmt::Debug for PullOptions {
 /// [`rootfs::build`](crate::rootfs::build) works on it. Blocking: runs its own runtime, so it
 /// must not be called from inside an async runtime (use [`pull_async`] there).
 pub fn pull(reference: &Reference, store: &Store, opts: &PullOptions) -> Result<Image, PullError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = runtime(reference)?;
+    // Dropping the runtime waits for the blocking ingest threads, so no partial ingest file
+    // outlives the call.
+    runtime.block_on(pull_async(reference, store, opts))
+}
+
+/// The current-thread runtime a blocking pull of `reference` runs in.
+fn runtime(reference: &Reference) -> Result<tokio::runtime::Runtime, PullError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| PullError::Runtime {
             reference: Box::new(reference.clone()),
             source,
-        })?;
-    // Dropping the runtime waits for the blocking ingest threads, so no partial ingest file
-    // outlives the call.
-    runtime.block_on(pull_async(reference, store, opts))
+        })
 }
 
 /// [`pull`] in the caller's tokio runtime.

@@ -84,11 +84,51 @@ impl Fixture {
         Store::open(self.tmp.path().join("store")).unwrap()
     }
 
-    /// A registries.conf with `text`, and its path.
-    fn conf(&self, text: &str) -> (RegistriesConf, PathBuf) {
+    /// [`opts`] with a registries.conf of `text`, and the file's path.
+    fn conf(&self, text: &str) -> (PullOptions, PathBuf) {
         let path = self.tmp.path().join("registries.conf");
         fs::write(&path, text).unwrap();
-        (RegistriesConf::load(&path).unwrap(), path)
+        let registries = RegistriesConf::load(&path).unwrap();
+        (
+            PullOptions {
+                registries,
+                ..opts()
+            },
+            path,
+        )
+    }
+
+    /// A proxy with `faults` in front of the registry.
+    fn proxy(&self, faults: Faults) -> Proxy {
+        Proxy::start(self.reg.port, faults)
+    }
+
+    /// Pulls `HOST/test/img:t` with `opts` into the store: the outcome, and the store.
+    fn pull(&self, host: &str, opts: &PullOptions) -> (Result<Image, PullError>, Store) {
+        let store = self.store();
+        (pull(&r(host), &store, opts), store)
+    }
+
+    /// [`Fixture::pull`], which must bring the whole image.
+    fn pulled(&self, host: &str, opts: &PullOptions) -> Store {
+        let (got, store) = self.pull(host, opts);
+        self.assert_pulled(&got.unwrap(), &store);
+        store
+    }
+
+    /// Pulls through a new proxy with `faults`: the outcome, the proxy (what it saw) and the
+    /// store.
+    fn pull_through(&self, faults: Faults) -> (Result<Image, PullError>, Proxy, Store) {
+        let proxy = self.proxy(faults);
+        let (got, store) = self.pull(&proxy.host(), &opts());
+        (got, proxy, store)
+    }
+
+    /// [`Fixture::pull_through`], which must bring the whole image.
+    fn pulled_through(&self, faults: Faults) -> (Proxy, Store) {
+        let proxy = self.proxy(faults);
+        let store = self.pulled(&proxy.host(), &opts());
+        (proxy, store)
     }
 
     fn layer_path(&self) -> String {
@@ -117,6 +157,21 @@ fn assert_no_ingest(store: &Store) {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// `got` failed as `is` expects, with a message holding each of `needles`; the error.
+fn assert_fails(
+    got: Result<Image, PullError>,
+    is: fn(&PullError) -> bool,
+    needles: &[&str],
+) -> PullError {
+    let err = got.unwrap_err();
+    assert!(is(&err), "{err:?}");
+    let msg = err.to_string();
+    for needle in needles {
+        assert!(msg.contains(needle), "{msg}");
+    }
+    err
+}
+
 fn r(host: &str) -> Reference {
     Reference::parse(&format!("{host}/test/img:t")).unwrap()
 }
@@ -130,20 +185,44 @@ fn dead_port() -> u16 {
         .port()
 }
 
+/// Blob bodies cut after `at` bytes, the first `times` times.
+fn cut(at: usize, times: usize) -> Faults {
+    Faults {
+        cut_blob: Some((at, times)),
+        ..Faults::default()
+    }
+}
+
+/// `status` (with `Retry-After: retry_after` if set) for the first `times` requests whose path
+/// contains `path`.
+fn status(path: &str, status: u16, times: usize, retry_after: Option<u64>) -> StatusFault {
+    StatusFault {
+        path: path.to_owned(),
+        status,
+        times,
+        retry_after,
+    }
+}
+
+/// Only the status faults `status`.
+fn statuses(status: Vec<StatusFault>) -> Faults {
+    Faults {
+        status,
+        ..Faults::default()
+    }
+}
+
+/// A mirror entry for `registry` in registries.conf.
+fn mirror_conf(registry: &str, mirror: &str) -> String {
+    format!(
+        "[[registry]]\nlocation = \"{registry}\"\n[[registry.mirror]]\nlocation = \"{mirror}\"\n"
+    )
+}
+
 #[test]
 fn interrupted_layer_download_resumes_with_a_range_request() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            cut_blob: Some((CUT_AT, 1)),
-            ..Faults::default()
-        },
-    );
-    let store = f.store();
-    let got = pull(&r(&proxy.host()), &store, &opts()).unwrap();
-    f.assert_pulled(&got, &store);
-
+    let (proxy, _) = f.pulled_through(cut(CUT_AT, 1));
     let gets = proxy.requests(&f.layer_path());
     let ranges: Vec<_> = gets.iter().map(|s| s.range.as_deref()).collect();
     let resumed = format!("bytes={CUT_AT}-");
@@ -155,13 +234,7 @@ fn interrupted_layer_download_resumes_with_a_range_request() {
 #[test]
 fn resumed_download_streams_on_to_the_unpacker() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            cut_blob: Some((CUT_AT, 1)),
-            ..Faults::default()
-        },
-    );
+    let proxy = f.proxy(cut(CUT_AT, 1));
     let store = f.store();
     let dest = f.tmp.path().join("rootfs");
     let (got, _) = pull_unpack(&r(&proxy.host()), &store, &dest, &opts(), false).unwrap();
@@ -178,17 +251,10 @@ fn resumed_download_streams_on_to_the_unpacker() {
 #[test]
 fn registry_that_ignores_range_gets_its_known_start_skipped() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            cut_blob: Some((CUT_AT, 1)),
-            strip_range: true,
-            ..Faults::default()
-        },
-    );
-    let store = f.store();
-    let got = pull(&r(&proxy.host()), &store, &opts()).unwrap();
-    f.assert_pulled(&got, &store);
+    let (proxy, _) = f.pulled_through(Faults {
+        strip_range: true,
+        ..cut(CUT_AT, 1)
+    });
     let gets = proxy.requests(&f.layer_path());
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert!(gets[1].range.is_some(), "asked for a range: {gets:?}");
@@ -198,19 +264,14 @@ fn registry_that_ignores_range_gets_its_known_start_skipped() {
 fn download_that_keeps_breaking_gives_up_and_keeps_nothing() {
     let f = Fixture::new(None);
     // Headers only, every time: no progress, so the attempts run out.
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            cut_blob: Some((0, usize::MAX)),
-            ..Faults::default()
-        },
+    let (got, proxy, store) = f.pull_through(cut(0, usize::MAX));
+    assert_fails(
+        got,
+        |e| matches!(e, PullError::Interrupted { .. }),
+        &["after 0 of"],
     );
-    let store = f.store();
-    let err = pull(&r(&proxy.host()), &store, &opts()).unwrap_err();
-    assert!(matches!(err, PullError::Interrupted { .. }), "{err:?}");
     // The config is a blob too: it is the first to break.
     assert_eq!(proxy.requests("/blobs/").len(), 4, "{:?}", proxy.seen());
-    assert!(err.to_string().contains("after 0 of"), "{err}");
     assert!(!store.has(&f.want.manifest_digest));
     assert_no_ingest(&store);
 }
@@ -219,29 +280,10 @@ fn download_that_keeps_breaking_gives_up_and_keeps_nothing() {
 fn service_unavailable_is_retried() {
     let f = Fixture::new(None);
     let layer = f.layer_path();
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            status: vec![
-                StatusFault {
-                    path: "/manifests/".into(),
-                    status: 503,
-                    times: 1,
-                    retry_after: None,
-                },
-                StatusFault {
-                    path: layer.clone(),
-                    status: 503,
-                    times: 2,
-                    retry_after: None,
-                },
-            ],
-            ..Faults::default()
-        },
-    );
-    let store = f.store();
-    let got = pull(&r(&proxy.host()), &store, &opts()).unwrap();
-    f.assert_pulled(&got, &store);
+    let (proxy, _) = f.pulled_through(statuses(vec![
+        status("/manifests/", 503, 1, None),
+        status(&layer, 503, 2, None),
+    ]));
     let injected = |needle: &str| -> Vec<Option<u16>> {
         proxy.requests(needle).iter().map(|s| s.injected).collect()
     };
@@ -252,52 +294,30 @@ fn service_unavailable_is_retried() {
 #[test]
 fn too_many_requests_waits_for_retry_after() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            status: vec![StatusFault {
-                path: "/manifests/".into(),
-                status: 429,
-                times: 1,
-                retry_after: Some(1),
-            }],
-            ..Faults::default()
-        },
-    );
-    let store = f.store();
+    let proxy = f.proxy(statuses(vec![status("/manifests/", 429, 1, Some(1))]));
     let started = Instant::now();
-    let got = pull(&r(&proxy.host()), &store, &opts()).unwrap();
+    let (got, store) = f.pull(&proxy.host(), &opts());
     // The backoff alone would be 10 ms: the wait was the registry's second.
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
-    f.assert_pulled(&got, &store);
+    f.assert_pulled(&got.unwrap(), &store);
     assert_eq!(proxy.requests("/manifests/t").len(), 2);
 }
 
 #[test]
 fn too_many_requests_for_good_is_a_clear_429_after_the_retries() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            status: vec![StatusFault {
-                path: "/manifests/".into(),
-                status: 429,
-                times: usize::MAX,
-                retry_after: Some(0),
-            }],
-            ..Faults::default()
-        },
+    let for_good =
+        |retry_after| statuses(vec![status("/manifests/", 429, usize::MAX, retry_after)]);
+    let (got, proxy, _) = f.pull_through(for_good(Some(0)));
+    assert_fails(
+        got,
+        |e| matches!(e, PullError::TooManyRequests { .. }),
+        &["too many requests (429)", &r(&proxy.host()).to_string()],
     );
-    let reference = r(&proxy.host());
-    let err = pull(&reference, &f.store(), &opts()).unwrap_err();
-    assert!(matches!(err, PullError::TooManyRequests { .. }), "{err:?}");
-    let msg = err.to_string();
-    assert!(msg.contains("too many requests (429)"), "{msg}");
-    assert!(msg.contains(&reference.to_string()), "{msg}");
     assert_eq!(
         proxy.requests("/manifests/t").len(),
         4,
@@ -305,58 +325,34 @@ fn too_many_requests_for_good_is_a_clear_429_after_the_retries() {
     );
 
     // A Retry-After longer than the policy waits for fails at once.
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            status: vec![StatusFault {
-                path: "/manifests/".into(),
-                status: 429,
-                times: usize::MAX,
-                retry_after: Some(3600),
-            }],
-            ..Faults::default()
-        },
-    );
-    let err = pull(&r(&proxy.host()), &f.store(), &opts()).unwrap_err();
-    assert!(err.to_string().contains("try again in 3600 s"), "{err}");
+    let (got, proxy, _) = f.pull_through(for_good(Some(3600)));
+    assert_fails(got, |_| true, &["try again in 3600 s"]);
     assert_eq!(proxy.requests("/manifests/t").len(), 1);
 }
 
 #[test]
 fn not_found_and_wrong_bytes_are_never_retried() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(
-        f.reg.port,
-        Faults {
-            status: vec![StatusFault {
-                path: "/manifests/".into(),
-                status: 404,
-                times: 1,
-                retry_after: None,
-            }],
-            corrupt_blob: true,
-            ..Faults::default()
-        },
-    );
-    let store = f.store();
+    let (got, proxy, store) = f.pull_through(Faults {
+        corrupt_blob: true,
+        ..statuses(vec![status("/manifests/", 404, 1, None)])
+    });
     let reference = r(&proxy.host());
-    let err = pull(&reference, &store, &opts()).unwrap_err();
-    assert!(matches!(err, PullError::NotFound { .. }), "{err:?}");
-    let msg = err.to_string();
-    assert!(msg.contains("manifest for tag t not found (404)"), "{msg}");
-    assert!(msg.contains(&reference.to_string()), "{msg}");
+    assert_fails(
+        got,
+        |e| matches!(e, PullError::NotFound { .. }),
+        &["manifest for tag t not found (404)", &reference.to_string()],
+    );
     assert_eq!(proxy.requests("/manifests/").len(), 1);
 
     // The 404 is spent: now the layer body comes back with one bit flipped.
-    let err = pull(&reference, &store, &opts()).unwrap_err();
-    assert!(matches!(err, PullError::DigestMismatch { .. }), "{err:?}");
     let layer = &f.want.layers[0].digest;
-    let msg = err.to_string();
-    assert!(
-        msg.contains(&format!(
+    assert_fails(
+        pull(&reference, &store, &opts()),
+        |e| matches!(e, PullError::DigestMismatch { .. }),
+        &[&format!(
             "registry returned content for {layer} that hashes to sha256:"
-        )),
-        "{msg}"
+        )],
     );
     assert_eq!(proxy.requests(&f.layer_path()).len(), 1, "not retried");
     assert!(!store.has(layer));
@@ -366,17 +362,16 @@ fn not_found_and_wrong_bytes_are_never_retried() {
 #[test]
 fn anonymous_pull_from_an_htpasswd_registry_is_a_clear_401() {
     let f = Fixture::new(Some(("arca", "s3cret")));
-    let proxy = Proxy::start(f.reg.port, Faults::default());
-    let reference = r(&proxy.host());
-    let err = pull(&reference, &f.store(), &opts()).unwrap_err();
-    assert!(matches!(err, PullError::Unauthorized { .. }), "{err:?}");
-    let msg = err.to_string();
+    let (got, proxy, _) = f.pull_through(Faults::default());
     let registry = proxy.host();
-    assert!(
-        msg.contains(&format!("authentication required (401) by {registry}")),
-        "{msg}"
+    assert_fails(
+        got,
+        |e| matches!(e, PullError::Unauthorized { .. }),
+        &[
+            &format!("authentication required (401) by {registry}"),
+            &format!("arca login {registry}"),
+        ],
     );
-    assert!(msg.contains(&format!("arca login {registry}")), "{msg}");
     assert!(
         proxy.requests("/manifests/").len() <= 1,
         "a 401 is not retried: {:?}",
@@ -387,22 +382,9 @@ fn anonymous_pull_from_an_htpasswd_registry_is_a_clear_401() {
 #[test]
 fn mirror_that_is_down_falls_back_to_the_registry() {
     let f = Fixture::new(None);
-    let dead = dead_port();
-    let (registries, _) = f.conf(&format!(
-        "[[registry]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"127.0.0.1:{dead}\"\n",
-        f.reg.host()
-    ));
-    let store = f.store();
-    let got = pull(
-        &r(&f.reg.host()),
-        &store,
-        &PullOptions {
-            registries,
-            ..opts()
-        },
-    )
-    .unwrap();
-    f.assert_pulled(&got, &store);
+    let dead = format!("127.0.0.1:{}", dead_port());
+    let (opts, _) = f.conf(&mirror_conf(&f.reg.host(), &dead));
+    f.pulled(&f.reg.host(), &opts);
     assert_eq!(f.reg.blob_gets(f.want.layers[0].digest.hex()), 1);
 }
 
@@ -411,24 +393,13 @@ fn credentials_are_never_sent_to_a_mirror() {
     let f = Fixture::new(Some(("arca", "s3cret")));
     // The mirror is the same htpasswd registry behind the proxy: without the credentials,
     // which are the registry's, it refuses, and the pull falls back to the registry.
-    let mirror = Proxy::start(f.reg.port, Faults::default());
-    let (registries, _) = f.conf(&format!(
-        "[[registry]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"{}\"\n",
-        f.reg.host(),
-        mirror.host()
-    ));
-    let store = f.store();
-    let got = pull(
-        &r(&f.reg.host()),
-        &store,
-        &PullOptions {
-            registries,
-            auth: Some(("arca".into(), "s3cret".into())),
-            ..opts()
-        },
-    )
-    .unwrap();
-    f.assert_pulled(&got, &store);
+    let mirror = f.proxy(Faults::default());
+    let (opts, _) = f.conf(&mirror_conf(&f.reg.host(), &mirror.host()));
+    let opts = PullOptions {
+        auth: Some(("arca".into(), "s3cret".into())),
+        ..opts
+    };
+    f.pulled(&f.reg.host(), &opts);
     let seen = mirror.seen();
     assert!(!seen.is_empty(), "the mirror was tried");
     assert!(seen.iter().all(|s| !s.authorization), "{seen:?}");
@@ -437,25 +408,13 @@ fn credentials_are_never_sent_to_a_mirror() {
 #[test]
 fn working_mirror_serves_the_pull() {
     let f = Fixture::new(None);
-    let mirror = Proxy::start(f.reg.port, Faults::default());
+    let mirror = f.proxy(Faults::default());
     // The registry as named does not exist: only the mirror can serve this pull.
-    let (registries, _) = f.conf(&format!(
-        "unqualified-search-registries = [\"docker.io\"]\n\
-         [[registry]]\nlocation = \"registry.invalid\"\n\
-         [[registry.mirror]]\nlocation = \"{}\"\n",
-        mirror.host()
+    let (opts, _) = f.conf(&format!(
+        "unqualified-search-registries = [\"docker.io\"]\n{}",
+        mirror_conf("registry.invalid", &mirror.host())
     ));
-    let store = f.store();
-    let got = pull(
-        &r("registry.invalid"),
-        &store,
-        &PullOptions {
-            registries,
-            ..opts()
-        },
-    )
-    .unwrap();
-    f.assert_pulled(&got, &store);
+    f.pulled("registry.invalid", &opts);
     assert_eq!(mirror.requests("/v2/test/img/manifests/t").len(), 1);
     assert_eq!(mirror.requests(&f.layer_path()).len(), 1);
 }
@@ -463,30 +422,20 @@ fn working_mirror_serves_the_pull() {
 #[test]
 fn blocked_registry_is_refused_before_any_request() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(f.reg.port, Faults::default());
-    let (registries, path) = f.conf(&format!(
+    let proxy = f.proxy(Faults::default());
+    let (opts, path) = f.conf(&format!(
         "[[registry]]\nlocation = \"{}\"\nblocked = true\n",
         proxy.host()
     ));
-    let reference = r(&proxy.host());
-    let err = pull(
-        &reference,
-        &f.store(),
-        &PullOptions {
-            registries,
-            ..opts()
-        },
-    )
-    .unwrap_err();
-    assert!(matches!(err, PullError::Blocked { .. }), "{err:?}");
-    let msg = err.to_string();
-    assert!(
-        msg.contains(&format!(
+    let (got, _) = f.pull(&proxy.host(), &opts);
+    assert_fails(
+        got,
+        |e| matches!(e, PullError::Blocked { .. }),
+        &[&format!(
             "registry {} is blocked in {}",
             proxy.host(),
             path.display()
-        )),
-        "{msg}"
+        )],
     );
     assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
 }
@@ -494,7 +443,7 @@ fn blocked_registry_is_refused_before_any_request() {
 #[test]
 fn concurrent_pulls_download_and_unpack_each_layer_once() {
     let f = Fixture::new(None);
-    let proxy = Proxy::start(f.reg.port, Faults::default());
+    let proxy = f.proxy(Faults::default());
     let store = f.store();
     let snaps = arca_image::snapshot::Snapshots::open(store.root(), None).unwrap();
     let reference = r(&proxy.host());

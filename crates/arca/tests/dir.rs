@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{run, sha256_hex, umoci_image, Env};
+use common::{output, run, sha256_hex, umoci_image, Env};
 use serde_json::{json, Value};
 
 /// The fixture image `app:v1` as a layout under `env`, and as skopeo's `dir:` copy of it.
@@ -23,6 +23,11 @@ fn skopeo_dir(env: &Env, dir: &str) {
 
 fn json_file(path: &Path) -> Value {
     serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+/// What `skopeo inspect REFERENCE` says, run in `env`.
+fn skopeo_inspect(env: &Env, reference: &str) -> Value {
+    serde_json::from_slice(&output(env.path(), "skopeo", &["inspect", reference])).unwrap()
 }
 
 #[test]
@@ -174,17 +179,7 @@ fn push_to_dir_is_read_back_by_skopeo() {
         .to_string_lossy()
         .starts_with(".out.")));
 
-    let out = std::process::Command::new("skopeo")
-        .args(["inspect", "dir:out"])
-        .current_dir(env.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let inspected: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inspected = skopeo_inspect(&env, "dir:out");
     assert_eq!(inspected["Digest"], digest.as_str());
     assert_eq!(
         inspected["Layers"],
@@ -251,17 +246,7 @@ fn push_to_layouts_and_archives_is_read_back_by_skopeo() {
         ("oci-archive:a.tar:app", None),
         ("docker-archive:d.tar", Some("localhost/app:v1")),
     ] {
-        let out = std::process::Command::new("skopeo")
-            .args(["inspect", reference])
-            .current_dir(env.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = skopeo_inspect(&env, reference);
         match want_tag {
             // A layout or an oci-archive keeps the manifest's exact bytes.
             None => assert_eq!(v["Digest"], digest),
@@ -275,11 +260,5 @@ fn push_to_layouts_and_archives_is_read_back_by_skopeo() {
 }
 
 fn run_tar(dir: &Path, archive: &str, member: &str) -> Value {
-    let out = std::process::Command::new("tar")
-        .args(["-xOf", archive, member])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&output(dir, "tar", &["-xOf", archive, member])).unwrap()
 }

@@ -20,14 +20,13 @@ use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::ImageConfiguration;
-use serde_json::json;
 
 use super::names::ANY_IMAGE;
 use super::reader::{destination, TempDir};
 use super::tar_out::TarOut;
 use super::{Loaded, SaveImage};
 use crate::digest::{Digest, HashingReader};
-use crate::layout::{assemble, parse_manifest, read_small_file, Layer, LayoutError};
+use crate::layout::{assemble, oci_manifest, parse_manifest, read_small_file, Layer, LayoutError};
 use crate::media::{decompress, types, Compression};
 use crate::reference::Reference;
 use crate::store::Store;
@@ -242,20 +241,13 @@ fn prepare(dir: &Path, name: &str, i: usize, e: &Entry) -> Result<Prepared, Layo
         let layer = identify(&file, diff_id, &layer_at)?;
         layers.push((file, layer));
     }
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": types::OCI_MANIFEST,
-        "config": {
-            "mediaType": types::OCI_CONFIG,
-            "digest": config_digest.to_string(),
-            "size": config.len(),
-        },
-        "layers": layers.iter().map(|(_, l)| json!({
-            "mediaType": l.media_type,
-            "digest": l.digest.to_string(),
-            "size": l.size,
-        })).collect::<Vec<_>>(),
-    });
+    let manifest = oci_manifest(
+        &config_digest,
+        config.len() as u64,
+        layers
+            .iter()
+            .map(|(_, l)| (l.media_type.as_str(), &l.digest, l.size)),
+    );
     let manifest = serde_json::to_vec(&manifest).map_err(|source| LayoutError::Json {
         at: at.clone(),
         source,

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, ImageIndex};
 
 use super::{invalid, version_supported};
-use crate::digest::{verify, Digest, HashingReader};
+use crate::digest::Digest;
 use crate::layout::{
-    assemble, choose_platform, parse_manifest, read_small_file, Image, LayoutError, PlatformSpec,
-    MAX_JSON_SIZE,
+    assemble, choose_platform, parse_manifest, read_small_file, read_verified_json, Image,
+    LayoutError, PlatformSpec,
 };
 use crate::media::types;
 use crate::store::Store;
@@ -192,26 +192,7 @@ impl DirSource {
         size: u64,
         at: &str,
     ) -> Result<Vec<u8>, LayoutError> {
-        if size > MAX_JSON_SIZE {
-            return Err(LayoutError::TooLarge {
-                at: format!("{at}.size"),
-                size,
-                limit: MAX_JSON_SIZE,
-            });
-        }
-        let mut reader = HashingReader::new(self.open_file(path, digest)?.take(size + 1));
-        let mut buf = Vec::new();
-        reader
-            .read_to_end(&mut buf)
-            .map_err(|source| LayoutError::Io {
-                at: format!("{at}: blob {digest}"),
-                source,
-            })?;
-        verify(digest, Some(size), reader.finish()).map_err(|source| LayoutError::Digest {
-            at: format!("{at}: blob {digest}"),
-            source,
-        })?;
-        Ok(buf)
+        read_verified_json(digest, size, at, || self.open_file(path, digest))
     }
 }
 

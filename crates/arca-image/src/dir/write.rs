@@ -9,7 +9,7 @@ use rustix::fs::{renameat_with, RenameFlags, CWD};
 
 use super::{invalid, version_supported, VERSION};
 use crate::digest::Digest;
-use crate::layout::{Image, LayoutError};
+use crate::layout::{copy_store_blob, Image, LayoutError};
 use crate::store::Store;
 
 /// What is at the destination, and so how the finished directory takes its place.
@@ -128,24 +128,11 @@ fn existing(dest: &Path, name: &str) -> Result<Existing, LayoutError> {
 }
 
 fn copy_blob(store: &Store, digest: &Digest, to: &Path, name: &str) -> Result<(), LayoutError> {
-    let at = format!("{name}: blob {digest}");
-    let mut from = store
-        .open_blob(digest)
-        .map_err(|source| LayoutError::Store {
-            at: at.clone(),
-            source,
-        })?;
-    let io_err = |source| LayoutError::Io {
-        at: at.clone(),
-        source,
-    };
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(to)
-        .map_err(io_err)?;
-    io::copy(&mut from, &mut out).map_err(io_err)?;
-    out.sync_all().map_err(io_err)
+    copy_store_blob(store, digest, name, |from| {
+        let mut out = OpenOptions::new().write(true).create_new(true).open(to)?;
+        io::copy(from, &mut out)?;
+        out.sync_all()
+    })
 }
 
 fn write_file(path: &Path, data: &[u8]) -> io::Result<()> {

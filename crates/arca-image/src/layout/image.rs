@@ -93,6 +93,29 @@ pub(crate) fn parse_manifest(raw: &[u8], at: &str) -> Result<(ImageManifest, Dig
     Ok((manifest, config_digest))
 }
 
+/// An OCI image manifest for a config of `config_size` bytes and `layers` (media type,
+/// digest, size), as the sources that make one up write it (an import, a docker-archive).
+pub(crate) fn oci_manifest<'a>(
+    config_digest: &Digest,
+    config_size: u64,
+    layers: impl IntoIterator<Item = (&'a str, &'a Digest, u64)>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": types::OCI_MANIFEST,
+        "config": {
+            "mediaType": types::OCI_CONFIG,
+            "digest": config_digest.to_string(),
+            "size": config_size,
+        },
+        "layers": layers.into_iter().map(|(media_type, digest, size)| serde_json::json!({
+            "mediaType": media_type,
+            "digest": digest.to_string(),
+            "size": size,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// The [`Image`] from a parsed manifest and its config's bytes (verified against the
 /// manifest's config descriptor by the caller): layers paired with the config's diff_ids.
 pub(crate) fn assemble(

@@ -63,17 +63,11 @@ pub fn write_layout(
             continue;
         }
         on_blob(digest);
-        let at = format!("{name}: blob {digest}");
-        let mut from = store
-            .open_blob(digest)
-            .map_err(|source| LayoutError::Store {
-                at: at.clone(),
-                source,
-            })?;
-        replace(&blobs_dir, digest.hex(), |out| {
-            io::copy(&mut from, out).map(drop)
-        })
-        .map_err(io_err(at))?;
+        copy_store_blob(store, digest, &name, |from| {
+            replace(&blobs_dir, digest.hex(), |out| {
+                io::copy(from, out).map(drop)
+            })
+        })?;
     }
     let media_type = image
         .manifest
@@ -108,6 +102,24 @@ pub fn write_layout(
     replace(dir, "index.json", |out| out.write_all(&raw))
         .map_err(io_err(format!("{name}: index.json")))?;
     Ok(())
+}
+
+/// Opens the blob `digest` in `store` and hands it to `copy`, which writes it to the
+/// destination `name` (`oci:DIR`, `dir:DIR`); errors name the blob.
+pub(crate) fn copy_store_blob(
+    store: &Store,
+    digest: &Digest,
+    name: &str,
+    copy: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(), LayoutError> {
+    let at = format!("{name}: blob {digest}");
+    let mut from = store
+        .open_blob(digest)
+        .map_err(|source| LayoutError::Store {
+            at: at.clone(),
+            source,
+        })?;
+    copy(&mut from).map_err(|source| LayoutError::Io { at, source })
 }
 
 /// Writes `dir/file` through a temporary sibling, synced, renamed over the old one.

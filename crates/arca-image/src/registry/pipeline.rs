@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::blobs::{self, ChannelReader, Hooks, Tee};
-use super::{fetch_image, remote, store_manifest, Progress, PullError, PullOptions};
+use super::{fetch_image, remote, runtime, store_manifest, Progress, PullError, PullOptions};
 use crate::digest::Digest;
 use crate::layout::{Image, Layer};
 use crate::reference::Reference;
@@ -92,13 +92,7 @@ pub fn pull_unpack(
     };
     // Before any download: an existing destination is refused at once.
     let staging = Staging::new(dest).map_err(rootfs_err)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| PullError::Runtime {
-            reference: Box::new(reference.clone()),
-            source,
-        })?;
+    let runtime = runtime(reference)?;
     let target = Target::Rootfs {
         dir: staging.path().to_owned(),
         preserve_owner,
@@ -125,13 +119,7 @@ pub fn pull_snapshots(
     opts: &PullOptions,
     extract_progress: Option<Progress>,
 ) -> Result<Pulled, PullUnpackError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| PullError::Runtime {
-            reference: Box::new(reference.clone()),
-            source,
-        })?;
+    let runtime = runtime(reference)?;
     let result = runtime.block_on(run(
         reference,
         store,

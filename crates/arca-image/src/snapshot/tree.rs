@@ -9,14 +9,16 @@
 //! Hardlinks the image itself made are therefore copied apart too (overlayfs does the same on
 //! copy-up).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Uid};
 use rustix::io::Errno;
+
+use crate::unpack::remove::{children, open_dir};
 
 /// What happens to entries that are not directories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,27 +35,6 @@ pub(crate) fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, how: Copy) -> 
     let st = rustix::fs::fstat(src)?;
     copy_children(src, dst, how)?;
     attrs_fd(src, dst, &st)
-}
-
-fn open_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat(
-        parent,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-}
-
-fn children(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
-    let mut out = Vec::new();
-    for ent in rustix::fs::Dir::read_from(dir)? {
-        let ent = ent?;
-        let b = ent.file_name().to_bytes();
-        if b != b"." && b != b".." {
-            out.push(OsStr::from_bytes(b).to_os_string());
-        }
-    }
-    Ok(out)
 }
 
 fn copy_children(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, how: Copy) -> io::Result<()> {

@@ -15,7 +15,7 @@ mod error;
 mod lower;
 mod meta;
 mod path;
-mod remove;
+pub(crate) mod remove;
 mod resolve;
 
 use std::collections::HashMap;

@@ -23,7 +23,8 @@ pub(super) fn is_created(parent: BorrowedFd<'_>, name: &OsStr, created: &Created
         .is_ok_and(|st| created.contains(&((st.st_dev, st.st_ino), name.to_os_string())))
 }
 
-fn open_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
+/// Opens the directory `name` in `parent`, never through a symlink.
+pub(crate) fn open_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
     rustix::fs::openat(
         parent,
         name,
@@ -32,7 +33,8 @@ fn open_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
     )
 }
 
-fn children(dir: &OwnedFd) -> Result<Vec<OsString>, Errno> {
+/// The names in `dir`, but `.` and `..`.
+pub(crate) fn children(dir: BorrowedFd<'_>) -> Result<Vec<OsString>, Errno> {
     let mut out = Vec::new();
     for ent in Dir::read_from(dir)? {
         let ent = ent?;
@@ -57,7 +59,7 @@ pub(super) fn remove_all(parent: BorrowedFd<'_>, name: &OsStr) -> Result<(), Err
         Err(Errno::NOENT) => return Ok(()),
         Err(e) => return Err(e),
     };
-    for child in children(&dir)? {
+    for child in children(dir.as_fd())? {
         remove_all(dir.as_fd(), &child)?;
     }
     match rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
@@ -79,7 +81,7 @@ pub(super) fn clear_lower(dir: BorrowedFd<'_>, created: &Created) -> Result<(), 
     )?;
     let dir_st = rustix::fs::fstat(&dir)?;
     let dir_id = (dir_st.st_dev, dir_st.st_ino);
-    for child in children(&dir)? {
+    for child in children(dir.as_fd())? {
         let st = match rustix::fs::statat(&dir, &child, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(Errno::NOENT) => continue,

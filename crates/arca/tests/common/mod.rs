@@ -94,6 +94,11 @@ impl Env {
 }
 
 pub fn run(dir: &Path, program: &str, args: &[&str]) {
+    output(dir, program, args);
+}
+
+/// Runs `program` with `args` in `dir`, which must succeed; its standard output.
+pub fn output(dir: &Path, program: &str, args: &[&str]) -> Vec<u8> {
     let out = Command::new(program)
         .args(args)
         .current_dir(dir)
@@ -104,6 +109,7 @@ pub fn run(dir: &Path, program: &str, args: &[&str]) {
         "{program} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
 }
 
 /// The sha256 of `data` in hex, by coreutils (not by the code under test).
