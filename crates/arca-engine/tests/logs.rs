@@ -598,3 +598,27 @@ fn follow_ends_once_until_has_passed() {
     reader.join().unwrap().unwrap();
     assert_eq!(out.text(), lines(0..3));
 }
+
+#[test]
+fn a_follow_that_falls_behind_loses_dropped_files_but_never_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    // Two records a file, three files: a reader that is slower than the writer misses
+    // the files dropped meanwhile.
+    let opts = LogOptions {
+        max_size: 160,
+        max_files: 3,
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let (out, _, reader) = follow(&path, all(), done.clone());
+    write_lines(&path, opts, 3000);
+    done.store(true, Ordering::SeqCst);
+    reader.join().unwrap().unwrap();
+    let got: Vec<usize> = out
+        .text()
+        .lines()
+        .map(|l| l.strip_prefix("line ").unwrap().parse().unwrap())
+        .collect();
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+    assert_eq!(got.last(), Some(&2999), "the end is never lost");
+}
