@@ -151,13 +151,7 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
     for f in &a.env_file {
         env.extend(spec::parse_env_file(std::path::Path::new(f))?);
     }
-    for e in &a.env {
-        if e.contains('=') {
-            env.push(e.clone());
-        } else if let Ok(v) = std::env::var(e) {
-            env.push(format!("{e}={v}"));
-        }
-    }
+    env.extend(spec::resolve_env(&a.env, |k| std::env::var(k).ok()));
     let mut mounts = Vec::new();
     for v in &a.volume {
         mounts.push(spec::parse_volume(v)?);
@@ -201,7 +195,13 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
         ulimits: a.ulimit.clone(),
         devices: a.device.clone(),
         mounts,
-        network: spec::Network::parse(&a.network)?,
+        network: match a.network.as_str() {
+            "none" => spec::Network::None,
+            "host" => spec::Network::Host,
+            other => bail!(
+                "--network {other:?}: only none and host for now (bridge networks come with CNI)"
+            ),
+        },
         labels,
     })
 }
