@@ -127,17 +127,18 @@ pub(super) fn hostname(run: &RunConfig, id: &str) -> Result<String, SpecError> {
             Network::None => id.chars().take(12).collect(),
         });
     };
-    let valid_label = |l: &str| {
-        !l.is_empty()
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    if name.len() > HOST_NAME_MAX || !name.split('.').all(valid_label) {
+    // Linux takes any bytes; Docker's rule is kept to what resolvers and shells cope with.
+    let valid = !name.is_empty()
+        && name.len() <= HOST_NAME_MAX
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if !valid {
         return Err(SpecError::invalid(
             "--hostname",
             name,
-            "invalid hostname: letters, digits and '-' in dot-separated labels, at most 64 bytes",
+            "invalid hostname: letters, digits, '-', '_' and '.', at most 64 bytes",
         ));
     }
     Ok(name.clone())

@@ -133,6 +133,12 @@ fn read_profile(path: &PathBuf) -> Result<LinuxSeccomp, SpecError> {
              resolved OCI linux.seccomp profile",
         ));
     }
-    serde_json::from_value(json)
-        .map_err(|e| SpecError::invalid(FLAG, value, format!("not a seccomp profile: {e}")))
+    let profile: LinuxSeccomp = serde_json::from_value(json).map_err(|e| {
+        SpecError::invalid(FLAG, value.clone(), format!("not a seccomp profile: {e}"))
+    })?;
+    // Compiled once here (a few ms, no side effects) so that a profile the runtime would
+    // refuse (unknown syscall or action...) fails `arca run` before anything is created.
+    arca_container::seccomp::prepare(&profile, None)
+        .map_err(|e| SpecError::invalid(FLAG, value, e.to_string()))?;
+    Ok(profile)
 }

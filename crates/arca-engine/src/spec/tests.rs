@@ -621,6 +621,21 @@ fn seccomp_default_unconfined_file_and_nnp() {
         ..Default::default()
     });
     assert!(e.contains("includes/excludes"), "{e}");
+    std::fs::write(
+        &f,
+        json!({"defaultAction": "SCMP_ACT_ERRNO",
+               "syscalls": [{"names": ["chmod"], "action": "SCMP_ACT_ALLOW", "errnoRet": 1}]})
+        .to_string(),
+    )
+    .unwrap();
+    let e = err(&RunConfig {
+        security_opt: vec![format!("seccomp={}", f.display())],
+        ..Default::default()
+    });
+    assert!(
+        e.starts_with("--security-opt") && e.contains("errnoRet"),
+        "{e}"
+    );
     let e = err(&RunConfig {
         security_opt: strings(&["seccomp=/nonexistent/profile.json"]),
         ..Default::default()
