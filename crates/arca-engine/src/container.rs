@@ -41,7 +41,9 @@ pub enum Status {
     Exited(Option<i32>),
     /// Recorded as running, but its monitor is gone (killed): the process may still run,
     /// unwatched. `rm -f` cleans it up.
-    MonitorLost { running: bool },
+    MonitorLost {
+        running: bool,
+    },
 }
 
 impl Engine {
@@ -66,7 +68,8 @@ impl Engine {
         };
         let spec = {
             // Layers are roots for the collector only once the snapshot names them.
-            let _gc = GcLock::shared(&self.images()).map_err(|e| EngineError::Spec(e.to_string()))?;
+            let _gc =
+                GcLock::shared(&self.images()).map_err(|e| EngineError::Spec(e.to_string()))?;
             self.snapshots.prepare(&id, &req.chain)?;
             let dir = self.dir(&id);
             let rootfs = self.rootfs(&id);
@@ -152,7 +155,10 @@ impl Engine {
 
     /// Sends `signal` to the container's process (`kill`).
     pub fn kill(&self, rec: &Record, signal: nix::sys::signal::Signal) -> Result<(), EngineError> {
-        if !matches!(self.status(rec), Status::Running | Status::MonitorLost { running: true }) {
+        if !matches!(
+            self.status(rec),
+            Status::Running | Status::MonitorLost { running: true }
+        ) {
             return Err(EngineError::BadState {
                 name: rec.name.clone(),
                 state: "not running".into(),

@@ -30,7 +30,8 @@ impl Engine {
     /// catalog (the records' database) exists.
     pub fn open(root: &Path, snapshots: Snapshots) -> Result<Engine, EngineError> {
         let containers = root.join("containers");
-        std::fs::create_dir_all(&containers).map_err(|e| EngineError::io("create", &containers, e))?;
+        std::fs::create_dir_all(&containers)
+            .map_err(|e| EngineError::io("create", &containers, e))?;
         let records = Records::open(&root.join("images").join("catalog.db"))?;
         let runtime = arca_container::store::Store::new(&root.join("runtime"))?;
         Ok(Engine {

@@ -57,22 +57,19 @@ impl Engine {
         let opts = self.runtime_options(id);
         let code = if rec.settings.tty {
             self.records.set_running(id, 0, None, now())?;
-            rt::run(&self.runtime, &opts, false)
+            rt::run(&self.runtime, &opts, false).map_err(EngineError::from)
         } else {
-            let set = rt::wait::block_signals()?;
-            let st = rt::create(&self.runtime, &opts)?;
-            self.records.set_running(id, st.pid, None, now())?;
-            match rt::start(&self.runtime, id) {
-                Ok(()) => {
-                    let code = rt::wait_forwarding_signals(Pid::from_raw(st.pid), &set);
-                    rt::delete(&self.runtime, id, true)?;
-                    code
-                }
-                Err(e) => Err(e),
-            }
+            (|| {
+                let set = rt::wait::block_signals()?;
+                let st = rt::create(&self.runtime, &opts)?;
+                self.records.set_running(id, st.pid, None, now())?;
+                rt::start(&self.runtime, id)?;
+                Ok(rt::wait_forwarding_signals(Pid::from_raw(st.pid), &set)?)
+            })()
         };
+        // Also after a failed start: its runtime state and mount go, and --rm removes it.
         self.finish(rec, code.as_ref().ok().copied())?;
-        Ok(code?)
+        code
     }
 
     /// After the container ended: its exit recorded, its runtime state and mount gone, and
@@ -166,10 +163,10 @@ impl Engine {
             opts.console_socket = Some(path);
             Some(l)
         } else {
-            let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                .map_err(sys("pipe"))?;
-            let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                .map_err(sys("pipe"))?;
+            let (out_r, out_w) =
+                rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(sys("pipe"))?;
+            let (err_r, err_w) =
+                rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(sys("pipe"))?;
             // The init inherits fds 0-2 (dup2 clears close-on-exec on them).
             rustix::stdio::dup2_stdout(&out_w).map_err(sys("dup2"))?;
             rustix::stdio::dup2_stderr(&err_w).map_err(sys("dup2"))?;

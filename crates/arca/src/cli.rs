@@ -59,8 +59,10 @@ pub enum Command {
     #[command(subcommand)]
     System(SystemCommand),
     /// Create and start a container from an image
+    #[command(disable_help_flag = true)]
     Run(RunArgs),
     /// Create a container (start it with `arca start`)
+    #[command(disable_help_flag = true)]
     Create(RunArgs),
     /// Start created or stopped containers (in the background, under their monitors)
     Start {

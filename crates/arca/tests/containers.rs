@@ -15,18 +15,31 @@ use serde_json::Value;
 
 const IMAGE: &str = "arca-busybox";
 
-/// The busybox image archive, built once per test binary.
+/// The busybox image archive, built once into cargo's scratch directory for tests and kept
+/// there (the script is reproducible: every build is the same image), so nothing is left in
+/// /tmp. Built beside and renamed into place, so concurrent test binaries agree.
 fn image_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("arca-containers-test-{}", std::process::id()));
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = std::process::Command::new("bash")
-            .arg(repo.join("scripts/busybox-image.sh"))
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = tmp.join("busybox-image");
+        if !dir.join("image.tar").is_file() {
+            let building = tmp.join(format!("busybox-image.{}", std::process::id()));
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let out = std::process::Command::new("bash")
+                .arg(repo.join("scripts/busybox-image.sh"))
+                .arg(&building)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if std::fs::rename(&building, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&building);
+            }
+        }
         dir.join("image.tar")
     })
 }
@@ -84,8 +97,8 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        let ids = String::from_utf8_lossy(&self.arca(&["ps", "-aq", "--no-trunc"]).stdout)
-            .into_owned();
+        let ids =
+            String::from_utf8_lossy(&self.arca(&["ps", "-aq", "--no-trunc"]).stdout).into_owned();
         for id in ids.split_whitespace() {
             let _ = self.arca(&["rm", "-f", id]);
         }
@@ -107,7 +120,17 @@ fn stdout(o: &Output) -> String {
 fn run_shows_output_and_passes_the_exit_code() {
     let e = Engine::new();
     let o = e.arca(&[
-        "run", "--rm", "--hostname", "box", "-e", "GREETING=hi", "-w", "/tmp", IMAGE, "sh", "-c",
+        "run",
+        "--rm",
+        "--hostname",
+        "box",
+        "-e",
+        "GREETING=hi",
+        "-w",
+        "/tmp",
+        IMAGE,
+        "sh",
+        "-c",
         "echo $GREETING; hostname; pwd; id -u; exit 3",
     ]);
     assert_eq!(code(&o), 3, "{}", String::from_utf8_lossy(&o.stderr));
@@ -117,7 +140,12 @@ fn run_shows_output_and_passes_the_exit_code() {
     assert!(e.mounts().is_empty(), "{:?}", e.mounts());
     let active = e.root().join("images/snapshots/active");
     assert_eq!(std::fs::read_dir(active).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(e.root().join("containers")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(e.root().join("containers"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -140,7 +168,13 @@ fn detached_container_logs_stops_and_is_removed() {
     let e = Engine::new();
     let id = e
         .ok(&[
-            "run", "-d", "--name", "web", IMAGE, "sh", "-c",
+            "run",
+            "-d",
+            "--name",
+            "web",
+            IMAGE,
+            "sh",
+            "-c",
             "echo started; echo oops >&2; trap 'echo bye; exit 7' TERM; \
              while true; do sleep 0.1; done",
         ])
@@ -150,7 +184,9 @@ fn detached_container_logs_stops_and_is_removed() {
     let ps = e.ok(&["ps"]);
     assert!(ps.contains("web") && ps.contains("Up"), "{ps}");
     assert_eq!(e.ok(&["ps", "-q"]).trim(), &id[..12]);
-    e.eventually("the first log line", || e.ok(&["logs", "web"]).contains("started"));
+    e.eventually("the first log line", || {
+        e.ok(&["logs", "web"]).contains("started")
+    });
     let logs = e.arca(&["logs", "web"]);
     assert_eq!(stdout(&logs), "started\n");
     assert_eq!(String::from_utf8_lossy(&logs.stderr), "oops\n");
@@ -172,7 +208,15 @@ fn detached_container_logs_stops_and_is_removed() {
 #[test]
 fn a_container_is_restarted_with_start() {
     let e = Engine::new();
-    e.ok(&["create", "--name", "once", IMAGE, "sh", "-c", "echo ran; exit 4"]);
+    e.ok(&[
+        "create",
+        "--name",
+        "once",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo ran; exit 4",
+    ]);
     assert!(e.ok(&["ps", "-a"]).contains("Created"));
     e.ok(&["start", "once"]);
     assert_eq!(e.ok(&["wait", "once"]).trim(), "4");
@@ -191,7 +235,9 @@ fn rm_force_kills_a_running_container() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("rm -f"));
     e.ok(&["rm", "-f", "sleeper"]);
-    e.eventually("the init to be gone", || !Path::new(&format!("/proc/{pid}")).exists());
+    e.eventually("the init to be gone", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(e.mounts().is_empty());
 }
@@ -209,7 +255,9 @@ fn a_killed_monitor_shows_in_ps_and_rm_cleans_up() {
         .unwrap();
     e.eventually("ps to notice", || e.ok(&["ps"]).contains("monitor lost"));
     e.ok(&["rm", "-f", "orphan"]);
-    e.eventually("the init to be gone", || !Path::new(&format!("/proc/{pid}")).exists());
+    e.eventually("the init to be gone", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(e.mounts().is_empty(), "{:?}", e.mounts());
 }
@@ -249,7 +297,16 @@ fn twenty_parallel_detached_runs_lose_nothing() {
 fn limits_and_read_only_root_reach_the_container() {
     let e = Engine::new();
     let o = e.ok(&[
-        "run", "--rm", "--memory", "64m", "--pids-limit", "50", "--read-only", IMAGE, "sh", "-c",
+        "run",
+        "--rm",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--read-only",
+        IMAGE,
+        "sh",
+        "-c",
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; \
          cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; \
          touch /x 2>/dev/null && echo writable || echo read-only",

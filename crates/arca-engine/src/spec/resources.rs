@@ -127,13 +127,24 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit, SpecError> {
     Ok(Ulimit { typ, soft, hard })
 }
 
+/// [`DEFAULT_NOFILE`], or the caller's hard limit when that is lower: raising a hard limit
+/// needs `CAP_SYS_RESOURCE`, which a sandboxed caller may not have (the container's init would
+/// then fail with EPERM), so, as Podman does, the container gets what can be given.
+fn default_nofile() -> u64 {
+    let current = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    current
+        .maximum
+        .map_or(DEFAULT_NOFILE, |max| max.min(DEFAULT_NOFILE))
+}
+
 /// The default `RLIMIT_NOFILE`, then the user's ulimits (a later one for the same resource
 /// replaces an earlier one).
 pub(super) fn rlimits(ulimits: &[String]) -> Result<Vec<PosixRlimit>, SpecError> {
+    let nofile = default_nofile();
     let mut out = vec![Ulimit {
         typ: PosixRlimitType::RlimitNofile,
-        soft: DEFAULT_NOFILE,
-        hard: DEFAULT_NOFILE,
+        soft: nofile,
+        hard: nofile,
     }];
     for s in ulimits {
         let u = parse_ulimit(s)?;

@@ -7,6 +7,9 @@ use super::Format;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
+    /// Print help (`-h` is --hostname, as in Docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Run in the background under its own monitor; print the container id
     #[arg(short, long)]
     pub detach: bool,

@@ -14,13 +14,24 @@ pub fn logs(engine: &Engine, a: &LogsArgs) -> Result<i32> {
     let now = SystemTime::now();
     let tail = match a.tail.as_str() {
         "all" | "-1" => None,
-        n => Some(n.parse::<usize>().with_context(|| format!("--tail {n:?}"))?),
+        n => Some(
+            n.parse::<usize>()
+                .with_context(|| format!("--tail {n:?}"))?,
+        ),
     };
     let opts = ReadOptions {
         follow: a.follow,
         tail,
-        since: a.since.as_deref().map(|s| logs::parse_since(s, now)).transpose()?,
-        until: a.until.as_deref().map(|s| logs::parse_since(s, now)).transpose()?,
+        since: a
+            .since
+            .as_deref()
+            .map(|s| logs::parse_since(s, now))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|s| logs::parse_since(s, now))
+            .transpose()?,
         timestamps: a.timestamps,
     };
     let id = rec.id.clone();

@@ -24,7 +24,10 @@ pub fn ps(engine: &Engine, a: &PsArgs) -> Result<i32> {
     for r in engine.records().list()? {
         let status = engine.status(&r);
         let shown = a.all
-            || matches!(status, Status::Running | Status::MonitorLost { running: true })
+            || matches!(
+                status,
+                Status::Running | Status::MonitorLost { running: true }
+            )
             || filters.iter().any(|(k, _)| k == "status");
         if shown && matches_all(&r, status, &filters)? {
             rows.push(Row::new(&r, status, now, a.no_trunc));
@@ -90,17 +93,30 @@ fn arca_now() -> i64 {
 fn matches_all(r: &Record, status: Status, filters: &[(String, String)]) -> Result<bool> {
     let keys: std::collections::BTreeSet<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     for key in keys {
-        let any = filters.iter().filter(|(k, _)| k == key).any(|(_, v)| match key {
-            "name" => r.name.contains(v.as_str()),
-            "id" => r.id.starts_with(v.as_str()),
-            "ancestor" => r.image == *v || r.image_id.trim_start_matches("sha256:").starts_with(v.as_str()),
-            "status" => state_word(status) == v,
-            "label" => {
-                let (k, want) = v.split_once('=').map_or((v.as_str(), None), |(k, w)| (k, Some(w)));
-                r.settings.labels.iter().any(|(lk, lv)| lk == k && want.is_none_or(|w| w == lv))
-            }
-            _ => false,
-        });
+        let any = filters
+            .iter()
+            .filter(|(k, _)| k == key)
+            .any(|(_, v)| match key {
+                "name" => r.name.contains(v.as_str()),
+                "id" => r.id.starts_with(v.as_str()),
+                "ancestor" => {
+                    r.image == *v
+                        || r.image_id
+                            .trim_start_matches("sha256:")
+                            .starts_with(v.as_str())
+                }
+                "status" => state_word(status) == v,
+                "label" => {
+                    let (k, want) = v
+                        .split_once('=')
+                        .map_or((v.as_str(), None), |(k, w)| (k, Some(w)));
+                    r.settings
+                        .labels
+                        .iter()
+                        .any(|(lk, lv)| lk == k && want.is_none_or(|w| w == lv))
+                }
+                _ => false,
+            });
         if !["name", "id", "ancestor", "status", "label"].contains(&key) {
             bail!("--filter {key}: not supported (name, id, ancestor, status, label)");
         }
@@ -133,7 +149,12 @@ struct Row {
 
 impl Row {
     fn new(r: &Record, status: Status, now: i64, full: bool) -> Row {
-        let ago = |t: i64| format!("{} ago", units::human_duration(now.saturating_sub(t).max(0)));
+        let ago = |t: i64| {
+            format!(
+                "{} ago",
+                units::human_duration(now.saturating_sub(t).max(0))
+            )
+        };
         let command = format!("\"{}\"", r.settings.command.join(" "));
         let command = if full || command.chars().count() <= 22 {
             command
@@ -155,7 +176,11 @@ impl Row {
             Status::MonitorLost { running: false } => "Exited (unknown, monitor lost)".to_owned(),
         };
         Row {
-            id: if full { r.id.clone() } else { r.id.chars().take(12).collect() },
+            id: if full {
+                r.id.clone()
+            } else {
+                r.id.chars().take(12).collect()
+            },
             image: r.image.clone(),
             command,
             created: ago(r.created),

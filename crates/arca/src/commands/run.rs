@@ -37,12 +37,10 @@ pub fn start(engine: &Engine, containers: &[String]) -> Result<i32> {
     let exe = self_exe()?;
     let mut failed = false;
     for what in containers {
-        let started = engine
-            .find(what)
-            .and_then(|rec| match engine.status(&rec) {
-                arca_engine::Status::Running => Ok(()),
-                _ => engine.start_detached(&rec, &exe),
-            });
+        let started = engine.find(what).and_then(|rec| match engine.status(&rec) {
+            arca_engine::Status::Running => Ok(()),
+            _ => engine.start_detached(&rec, &exe),
+        });
         match started {
             Ok(()) => println!("{what}"),
             Err(e) => {
@@ -54,10 +52,11 @@ pub fn start(engine: &Engine, containers: &[String]) -> Result<i32> {
     Ok(if failed { 125 } else { 0 })
 }
 
-/// This binary, for the monitor: `/proc/self/exe` names the protected copy when arca re-ran
-/// itself from one, which is what the monitor should run too.
+/// This binary, for the monitor. Not by its path: when arca protected itself by re-running
+/// from a detached read-only bind (CVE-2019-5736), that copy has no path, but
+/// `/proc/self/exe` still executes it, so the monitor runs from the protected copy too.
 fn self_exe() -> Result<std::path::PathBuf> {
-    std::env::current_exe().context("finding arca's own binary for the monitor")
+    Ok(std::path::PathBuf::from("/proc/self/exe"))
 }
 
 fn create_container(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<Record> {
