@@ -1,7 +1,10 @@
 #!/bin/bash
 # bench/engine.sh — the engine's everyday cost, side by side in one hyperfine run:
 #   arca run --rm arca-busybox true          (image → snapshot → spec → runtime in-process)
-#   podman run --rm --runtime crun --network none arca-busybox true   (same image, loaded)
+#   podman run --rm --runtime crun --network none arca-busybox true   (same image; with
+#     --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 because podman's defaults, 2^20 and
+#     2^22, need CAP_SYS_RESOURCE, which a sandboxed root may lack: crun then fails with
+#     EPERM; arca caps its default at the caller's hard limit instead)
 #   crun run of a prepared busybox bundle     (the bare runtime: the floor the engine adds to)
 # then 100 `arca run -d … sleep` one after the other against `crun create` + `crun start` of
 # 100 bundles (the density measure). Ratios against bare crun.
@@ -64,7 +67,7 @@ hyperfine --warmup 5 --runs "$RUNS" --style basic --export-json "$OUT/run.json" 
 	--command-name "arca run --rm" "$arca --root $work/arca run --rm arca-busybox true" \
 	--command-name "crun run (bare bundle)" "crun run --bundle $work/bundle arca-bench-run-\$\$" \
 	--command-name "podman run --rm (crun)" \
-	"podman --root $work/podman --runroot $work/podman-run run --rm --runtime crun --network none arca-busybox true" \
+	"podman --root $work/podman --runroot $work/podman-run run --rm --runtime crun --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 arca-busybox true" \
 	>"$OUT/run.txt" 2>&1
 
 # Density: N detached sleepers one after another, the wall time of the whole loop.

@@ -19,9 +19,14 @@ if ! chattr +i "$dest" 2>/dev/null; then
 	echo "install.sh: $dest: this filesystem has no immutable flag; arca will protect itself by re-exec" >&2
 fi
 echo "$dest"
+# The engine clones container inits from itself (run, start, the monitor): immutable too, so
+# the CVE-2019-5736 defence costs it no re-exec either.
 engine=${ARCA_ENGINE:-target/x86_64-unknown-linux-gnu/release/arca}
 if [ -x "$engine" ]; then
-	install -m 0755 "$engine" "$(dirname "$dest")/arca.new"
-	mv -f "$(dirname "$dest")/arca.new" "$(dirname "$dest")/arca"
-	echo "$(dirname "$dest")/arca"
+	edest=$(dirname "$dest")/arca
+	[ -e "$edest" ] && { chattr -i "$edest" 2>/dev/null || true; }
+	install -m 0755 "$engine" "$edest.new"
+	mv -f "$edest.new" "$edest"
+	chattr +i "$edest" 2>/dev/null || true
+	echo "$edest"
 fi

@@ -24,6 +24,9 @@ pub struct CreateRequest {
     /// The image's layer chain IDs, base first.
     pub chain: Vec<Digest>,
     pub settings: Settings,
+    /// Leave the rootfs mounted (it starts right away, as with `run`); else a created
+    /// container holds no mount until it starts.
+    pub keep_mounted: bool,
 }
 
 /// Seconds since the epoch, now.
@@ -74,7 +77,8 @@ impl Engine {
             let dir = self.dir(&id);
             let rootfs = self.rootfs(&id);
             std::fs::create_dir_all(&rootfs).map_err(|e| EngineError::io("create", &rootfs, e))?;
-            self.snapshots.mount(&id, &rootfs)?;
+            self.snapshots
+                .mount_with(&id, &rootfs, req.settings.auto_remove)?;
             let mut spec = build_spec(&rootfs, &id)?;
             if let Some(p) = spec.process() {
                 crate::command::check(
@@ -123,8 +127,9 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        // Unmounted until it starts: a created container holds no mount.
-        self.unmount(&id);
+        if !req.keep_mounted {
+            self.unmount(&id);
+        }
         undo.armed = false;
         Ok(record)
     }
@@ -258,10 +263,11 @@ impl Engine {
     }
 
     /// Mounts the writable snapshot at `rootfs` unless it is mounted.
-    pub(crate) fn mount(&self, id: &str) -> Result<(), EngineError> {
-        let rootfs = self.rootfs(id);
+    pub(crate) fn mount(&self, rec: &Record) -> Result<(), EngineError> {
+        let rootfs = self.rootfs(&rec.id);
         if !is_mountpoint(&rootfs) {
-            self.snapshots.mount(id, &rootfs)?;
+            self.snapshots
+                .mount_with(&rec.id, &rootfs, rec.settings.auto_remove)?;
         }
         Ok(())
     }

@@ -53,7 +53,7 @@ impl Engine {
     /// stdio is ours, signals sent to us are forwarded to it, a terminal is proxied with `-t`.
     pub fn run_foreground(&self, rec: &Record) -> Result<i32, EngineError> {
         let id = &rec.id;
-        self.mount(id)?;
+        self.mount(rec)?;
         let opts = self.runtime_options(id);
         let code = if rec.settings.tty {
             self.records.set_running(id, 0, None, now())?;
@@ -75,12 +75,12 @@ impl Engine {
     /// After the container ended: its exit recorded, its runtime state and mount gone, and
     /// with `--rm`, everything.
     fn finish(&self, rec: &Record, code: Option<i32>) -> Result<(), EngineError> {
+        if rec.settings.auto_remove {
+            return self.cleanup(&rec.id);
+        }
         let _ = rt::delete(&self.runtime, &rec.id, true);
         self.records.set_exited(&rec.id, code, now())?;
         self.unmount(&rec.id);
-        if rec.settings.auto_remove {
-            self.cleanup(&rec.id)?;
-        }
         Ok(())
     }
 
@@ -144,7 +144,7 @@ impl Engine {
     /// Creates and starts the container with its output going to pipes (or a pty) we read.
     fn start_monitored(&self, rec: &Record) -> Result<Started, EngineError> {
         let id = &rec.id;
-        self.mount(id)?;
+        self.mount(rec)?;
         let mut opts = self.runtime_options(id);
         let devnull = std::fs::OpenOptions::new()
             .read(true)

@@ -469,6 +469,17 @@ impl Snapshots {
 
     /// Mounts the writable snapshot `key` at `target` (an existing directory).
     pub fn mount(&self, key: &str, target: &Path) -> Result<(), SnapshotError> {
+        self.mount_with(key, target, false)
+    }
+
+    /// [`Self::mount`]; `volatile`: the container's writes are never synced (see
+    /// [`OverlayMount::volatile`]), for a container removed when it exits.
+    pub fn mount_with(
+        &self,
+        key: &str,
+        target: &Path,
+        volatile: bool,
+    ) -> Result<(), SnapshotError> {
         let lowers = self.lowers(key)?;
         let dir = self.active.join(key);
         let mounted = match self.driver {
@@ -483,6 +494,7 @@ impl Snapshots {
                 OverlayMount {
                     lowers: lower_dirs,
                     upper: Some((dir.join("upper"), dir.join("work"))),
+                    volatile,
                 }
                 .mount(target)
             }

@@ -23,6 +23,11 @@ pub struct OverlayMount {
     pub lowers: Vec<PathBuf>,
     /// `None`: a read-only view (needs at least two lowers, or it is a plain bind).
     pub upper: Option<(PathBuf, PathBuf)>,
+    /// overlayfs's `volatile` (Linux 5.10): no sync of the upper layer, not even at unmount,
+    /// which otherwise syncs the whole upper filesystem. For containers removed when they
+    /// exit (`--rm`, as Podman does for them): after a crash such an upper cannot be mounted
+    /// again, and it is not meant to be.
+    pub volatile: bool,
 }
 
 impl OverlayMount {
@@ -46,6 +51,9 @@ impl OverlayMount {
             set("workdir", work)?;
         }
         rustix::mount::fsconfig_set_string(fs.as_fd(), "index", "off")?;
+        if self.volatile && self.upper.is_some() {
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), "volatile")?;
+        }
         // Absent from kernels built without metacopy support; it is off there anyway.
         match rustix::mount::fsconfig_set_string(fs.as_fd(), "metacopy", "off") {
             Ok(()) | Err(Errno::INVAL) => {}
@@ -103,6 +111,7 @@ pub(crate) fn supported(dir: &Path) -> bool {
         && OverlayMount {
             lowers: vec![parts[0].clone()],
             upper: Some((parts[1].clone(), parts[2].clone())),
+            volatile: false,
         }
         .mount(&parts[3])
         .is_ok();

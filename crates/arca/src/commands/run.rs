@@ -16,7 +16,7 @@ use crate::cli::{PullArgs, PullPolicy, RunArgs};
 
 /// `run`: create, then start; returns the container's exit status in the foreground.
 pub fn run(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> {
-    let rec = create_container(state, engine, a)?;
+    let rec = create_container(state, engine, a, true)?;
     if a.detach {
         engine.start_detached(&rec, &self_exe()?)?;
         println!("{}", rec.id);
@@ -27,7 +27,7 @@ pub fn run(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> 
 
 /// `create`: prints the new container's id.
 pub fn create(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> {
-    let rec = create_container(state, engine, a)?;
+    let rec = create_container(state, engine, a, false)?;
     println!("{}", rec.id);
     Ok(0)
 }
@@ -59,7 +59,12 @@ fn self_exe() -> Result<std::path::PathBuf> {
     Ok(std::path::PathBuf::from("/proc/self/exe"))
 }
 
-fn create_container(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<Record> {
+fn create_container(
+    state: &mut ImageState,
+    engine: &Engine,
+    a: &RunArgs,
+    keep_mounted: bool,
+) -> Result<Record> {
     let image = find_or_pull(state, a)?;
     let config = image_config(state, &image)?;
     let run = run_config(a)?;
@@ -86,6 +91,7 @@ fn create_container(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Res
             labels: run.labels.clone(),
             ..Settings::default()
         },
+        keep_mounted,
     };
     let rec = engine.create(req, |rootfs, id| {
         spec::build(&config, rootfs, id, &run)
