@@ -8,6 +8,7 @@
 //! - [`engine`]: the handle on one `--root` and the on-disk layout.
 //! - [`container`]: create (record, snapshot, bundle), status, stop, kill, remove.
 //! - [`monitor`]: running it, in the foreground or under its monitor process.
+//! - [`exec`]: another process in a running container (`exec -i -t -d -e -u -w`).
 //! - [`records`]: container records in SQLite, shared by concurrent arca processes.
 //! - [`command`]: the command looked up in the rootfs first (exit 126 / 127 as Docker).
 //! - [`names`]: ids and generated names.
@@ -16,9 +17,11 @@
 //!   rotation and read back with `--follow`, `--tail`, `--since` and timestamps.
 
 pub mod command;
+mod console;
 pub mod container;
 pub mod engine;
 pub mod error;
+pub mod exec;
 pub mod logs;
 pub mod monitor;
 pub mod names;

@@ -22,6 +22,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use rustix::event::{PollFd, PollFlags};
 
+use crate::console::ConsoleSocket;
 use crate::container::now;
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -56,8 +57,18 @@ impl Engine {
         self.mount(rec)?;
         let opts = self.runtime_options(id);
         let code = if rec.settings.tty {
-            self.records.set_running(id, 0, None, now())?;
-            rt::run(&self.runtime, &opts, false).map_err(EngineError::from)
+            (|| {
+                let console = ConsoleSocket::bind()?;
+                let mut opts = opts.clone();
+                opts.console_socket = Some(console.path.clone());
+                let set = rt::wait::block_signals()?;
+                let st = rt::create(&self.runtime, &opts)?;
+                let master = console.receive()?;
+                self.records.set_running(id, st.pid, None, now())?;
+                rt::start(&self.runtime, id)?;
+                let pid = Pid::from_raw(st.pid);
+                Ok(rt::console_proxy::proxy_until_exit(pid, master, &set)?)
+            })()
         } else {
             (|| {
                 let set = rt::wait::block_signals()?;
@@ -156,12 +167,9 @@ impl Engine {
         };
         let mut outputs = Vec::new();
         let console = if rec.settings.tty {
-            let path = self.dir(id).join("console.sock");
-            let _ = std::fs::remove_file(&path);
-            let l = std::os::unix::net::UnixListener::bind(&path)
-                .map_err(|e| EngineError::io("bind", &path, e))?;
-            opts.console_socket = Some(path);
-            Some(l)
+            let c = ConsoleSocket::bind()?;
+            opts.console_socket = Some(c.path.clone());
+            Some(c)
         } else {
             let (out_r, out_w) =
                 rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(sys("pipe"))?;
@@ -180,10 +188,8 @@ impl Engine {
         rustix::stdio::dup2_stdout(&devnull).map_err(sys("dup2"))?;
         rustix::stdio::dup2_stderr(&devnull).map_err(sys("dup2"))?;
         let st = created?;
-        if let Some(l) = &console {
-            let master = arca_container::init::console::receive_master(l)?;
-            outputs.push((master, Stream::Stdout));
-            let _ = std::fs::remove_file(self.dir(id).join("console.sock"));
+        if let Some(c) = console {
+            outputs.push((c.receive()?, Stream::Stdout));
         }
         if let Err(e) = rt::start(&self.runtime, id) {
             let _ = rt::delete(&self.runtime, id, true);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod containers;
-pub use containers::{InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
+pub use containers::{ExecArgs, InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,6 +73,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Show a container's output
     Logs(LogsArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
     /// Stop running containers: the stop signal, then SIGKILL after the timeout
     Stop {
         /// Seconds to wait before killing (default: the container's --stop-timeout, 10)

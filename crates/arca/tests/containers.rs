@@ -328,3 +328,109 @@ impl SpawnPiped for std::process::Command {
             .unwrap()
     }
 }
+
+/// `CMD` run by util-linux `script` on a fresh pseudo-terminal, `input` typed into it; returns
+/// what the terminal showed and the exit status (`script -e` passes the command's through).
+fn through_pty(e: &Engine, cmd: &str, input: &str) -> (String, i32) {
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .current_dir(e.env.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // Typed after the shell is up: a terminal has no "before" for what is typed.
+        std::thread::sleep(Duration::from_millis(500));
+        // An early exit (a failed start) shows in the output checked below.
+        let _ = stdin.write_all(input.as_bytes());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let o = child.wait_with_output().unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (shown, code(&o))
+}
+
+#[test]
+fn run_and_exec_with_a_terminal() {
+    let e = Engine::new();
+    let arca = env!("CARGO_BIN_EXE_arca");
+    let root = e.root();
+    let (out, status) = through_pty(
+        &e,
+        &format!(
+            "{arca} --root {} run --rm -it --name tty {IMAGE} sh",
+            root.display()
+        ),
+        "echo $((6*7)); tty; exit 3\n",
+    );
+    assert_eq!(status, 3, "{out}");
+    assert!(out.contains("42"), "{out}");
+    assert!(
+        out.contains("/dev/pts/0"),
+        "the container's stdin is not its own pty: {out}"
+    );
+
+    e.ok(&["run", "-d", "--name", "host", IMAGE, "sleep", "60"]);
+    let (out, status) = through_pty(
+        &e,
+        &format!("{arca} --root {} exec -it host sh", root.display()),
+        "tty; echo in-$((2+3)); exit 4\n",
+    );
+    assert_eq!(status, 4, "{out}");
+    assert!(out.contains("in-5") && out.contains("/dev/pts/"), "{out}");
+
+    // Detached with -t: the monitor holds the pty and logs what it shows.
+    e.ok(&[
+        "run",
+        "-d",
+        "-t",
+        "--name",
+        "dt",
+        IMAGE,
+        "sh",
+        "-c",
+        "tty; exit 2",
+    ]);
+    assert_eq!(e.ok(&["wait", "dt"]).trim(), "2");
+    assert!(e.ok(&["logs", "dt"]).contains("/dev/pts/0"));
+}
+
+#[test]
+fn exec_runs_in_the_running_container() {
+    let e = Engine::new();
+    e.ok(&[
+        "run", "-d", "--name", "box", "-e", "A=1", IMAGE, "sleep", "60",
+    ]);
+    let o = e.arca(&[
+        "exec",
+        "-e",
+        "B=2",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "box",
+        "sh",
+        "-c",
+        "echo $A$B; pwd; id -u; cat /proc/1/cmdline | tr '\\0' ' '; exit 6",
+    ]);
+    assert_eq!(code(&o), 6, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o), "12\n/tmp\n65534\nsleep 60 ");
+    assert_eq!(code(&e.arca(&["exec", "box", "no-such-command"])), 127);
+    e.ok(&["exec", "-d", "box", "sh", "-c", "echo detached > /tmp/d"]);
+    e.eventually("the detached exec", || {
+        stdout(&e.arca(&["exec", "box", "cat", "/tmp/d"])) == "detached\n"
+    });
+    e.ok(&["stop", "-t", "1", "box"]);
+    let stopped = e.arca(&["exec", "box", "true"]);
+    assert!(!stopped.status.success());
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("not running"));
+}

@@ -28,7 +28,7 @@ pub struct ResolvedUser {
 }
 
 impl ResolvedUser {
-    pub(super) fn into_oci(self) -> User {
+    pub fn into_oci(self) -> User {
         let mut u = User::default();
         u.set_uid(self.uid);
         u.set_gid(self.gid);

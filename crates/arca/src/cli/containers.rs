@@ -161,3 +161,29 @@ pub struct InspectArgs {
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Run it in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open (a foreground exec shares arca's stdin)
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give the process a pseudo-terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from arca's environment)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// User (name|uid[:group|gid])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    pub container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}

@@ -2,6 +2,7 @@
 //! arca-engine (containers).
 
 mod container_inspect;
+mod exec;
 mod images;
 mod import;
 mod inspect;
@@ -92,6 +93,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Start { containers } => run::start(&engine()?, &containers),
         Command::Ps(a) => ps::ps(&engine()?, &a),
         Command::Logs(a) => logs::logs(&engine()?, &a),
+        Command::Exec(a) => exec::exec(&engine()?, &a),
         Command::Stop { time, containers } => stop::stop(&engine()?, time, &containers),
         Command::Kill { signal, containers } => stop::kill(&engine()?, &signal, &containers),
         Command::Wait { containers } => stop::wait(&engine()?, &containers),
