@@ -170,13 +170,21 @@ impl Engine {
                 hint: "only a running container can be signalled",
             });
         }
+        self.mark_stopped(&rec.id);
         arca_container::container::kill(&self.runtime, &rec.id, signal, false)?;
         Ok(())
+    }
+
+    /// Tells the monitor the user stopped the container: no restart follows.
+    fn mark_stopped(&self, id: &str) {
+        let _ = std::fs::write(crate::restart::stopped_marker(&self.dir(id)), b"");
     }
 
     /// Docker's `stop`: the stop signal, `timeout` to exit, then SIGKILL; returns once the
     /// exit is recorded. A container that is not running is left as it is.
     pub fn stop(&self, rec: &Record, timeout: Duration) -> Result<(), EngineError> {
+        // Also when it is between two runs of its restart policy: it must not come back.
+        self.mark_stopped(&rec.id);
         if self.status(rec) != Status::Running {
             return Ok(());
         }
@@ -229,6 +237,7 @@ impl Engine {
                 })
             }
             Status::Running => {
+                self.mark_stopped(&rec.id);
                 let _ = arca_container::container::kill(
                     &self.runtime,
                     &rec.id,

@@ -70,7 +70,11 @@ impl Engine {
     }
 
     /// The container's process with `req` applied.
-    fn exec_process(&self, rec: &Record, req: &ExecRequest) -> Result<Process, EngineError> {
+    pub(crate) fn exec_process(
+        &self,
+        rec: &Record,
+        req: &ExecRequest,
+    ) -> Result<Process, EngineError> {
         let path = self.dir(&rec.id).join("config.json");
         let text = std::fs::read(&path).map_err(|e| EngineError::io("read", &path, e))?;
         let spec: Spec = serde_json::from_slice(&text)

@@ -9,6 +9,9 @@
 //! - [`container`]: create (record, snapshot, bundle), status, stop, kill, remove.
 //! - [`monitor`]: running it, in the foreground or under its monitor process.
 //! - [`exec`]: another process in a running container (`exec -i -t -d -e -u -w`).
+//! - [`restart`]: restart policies, applied by the monitor.
+//! - [`live`]: the monitor's live state (restart count, health) for `ps` and `inspect`.
+//! - [`health`]: healthchecks, run by the monitor (no systemd timers needed).
 //! - [`records`]: container records in SQLite, shared by concurrent arca processes.
 //! - [`command`]: the command looked up in the rootfs first (exit 126 / 127 as Docker).
 //! - [`names`]: ids and generated names.
@@ -22,10 +25,13 @@ pub mod container;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod health;
+pub mod live;
 pub mod logs;
 pub mod monitor;
 pub mod names;
 pub mod records;
+pub mod restart;
 pub mod spec;
 
 pub use container::{CreateRequest, Status};

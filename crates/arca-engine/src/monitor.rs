@@ -26,8 +26,11 @@ use crate::console::ConsoleSocket;
 use crate::container::now;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::health::HealthConfig;
+use crate::live::{Health, Live};
 use crate::logs::{LogOptions, LogWriter, Stream};
 use crate::records::Record;
+use crate::restart;
 
 /// How the monitor subcommand is named on arca's command line (hidden from help).
 pub const MONITOR_VERB: &str = "__monitor";
@@ -99,6 +102,8 @@ impl Engine {
     /// itself) as `exe --root ROOT __monitor ID` and returns once it reported the container
     /// started, or its error.
     pub fn start_detached(&self, rec: &Record, exe: &Path) -> Result<(), EngineError> {
+        // A user's start lifts an earlier stop: the restart policy applies again.
+        let _ = std::fs::remove_file(restart::stopped_marker(&self.dir(&rec.id)));
         let mut child = Command::new(exe)
             .arg("--root")
             .arg(self.root())
@@ -147,9 +152,90 @@ impl Engine {
         };
         let _ = writeln!(ready, "ok");
         drop(ready);
-        let code = self.pump(&rec, started);
-        self.finish(&rec, code)?;
-        Ok(code.unwrap_or(125))
+        let dir = self.dir(id);
+        let mut live = Live {
+            health: rec.settings.health.as_ref().map(|_| Health::Starting),
+            ..Live::default()
+        };
+        live.save(&dir);
+        let mut started = started;
+        loop {
+            let code = self.pump(&rec, started, &mut live);
+            let again = |live: &Live| {
+                !restart::stopped_marker(&dir).exists()
+                    && rec.settings.restart.restarts(code, live.restart_count)
+            };
+            if !again(&live) {
+                self.finish(&rec, code)?;
+                return Ok(code.unwrap_or(125));
+            }
+            let _ = rt::delete(&self.runtime, id, true);
+            self.records.set_exited(id, code, now())?;
+            std::thread::sleep(restart::backoff(live.restart_count));
+            // A `stop` or `rm -f` while we waited wins.
+            if !again(&live) {
+                self.finish(&rec, code)?;
+                return Ok(code.unwrap_or(125));
+            }
+            started = match self.start_monitored(&rec) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("container {id}: restart failed: {e}");
+                    self.finish(&rec, None)?;
+                    return Err(e);
+                }
+            };
+            // Counted once it runs again: a reader never sees the new count with the old
+            // exit.
+            live.restart_count += 1;
+            live.health = live.health.map(|_| Health::Starting);
+            live.failing_streak = 0;
+            live.save(&dir);
+        }
+    }
+
+    /// Runs the healthcheck once: its exit code, or -1 when it could not run or timed out.
+    fn health_check(&self, rec: &Record, cfg: &HealthConfig) -> i32 {
+        let req = crate::exec::ExecRequest {
+            args: cfg.test.clone(),
+            detach: true,
+            ..Default::default()
+        };
+        let Ok(process) = self.exec_process(rec, &req) else {
+            return -1;
+        };
+        let opts = rt::ExecOptions {
+            process,
+            console_socket: None,
+            pid_file: None,
+            detach: true,
+            preserve_fds: 0,
+        };
+        let Ok(rt::exec::ExecOutcome::Detached(pid)) = rt::exec(&self.runtime, &rec.id, &opts)
+        else {
+            return -1;
+        };
+        let pidfd = rustix::process::Pid::from_raw(pid.as_raw()).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
+        let timed_out = pidfd.is_some_and(|fd| {
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            let t =
+                rustix::time::Timespec::try_from(cfg.timeout).unwrap_or(rustix::time::Timespec {
+                    tv_sec: 30,
+                    tv_nsec: 0,
+                });
+            matches!(rustix::event::poll(&mut fds, Some(&t)), Ok(0))
+        });
+        if timed_out {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        let code = waitpid(pid, None).ok().and_then(exit_code).unwrap_or(-1);
+        if timed_out {
+            -1
+        } else {
+            code
+        }
     }
 
     /// Creates and starts the container with its output going to pipes (or a pty) we read.
@@ -203,8 +289,12 @@ impl Engine {
         })
     }
 
-    /// Copies the container's output to its log until its init exits; returns its status.
-    fn pump(&self, rec: &Record, started: Started) -> Option<i32> {
+    /// Copies the container's output to its log until its init exits, running the
+    /// healthcheck on its schedule; returns the init's status.
+    fn pump(&self, rec: &Record, started: Started, live: &mut Live) -> Option<i32> {
+        let health = rec.settings.health.as_ref();
+        let began = std::time::Instant::now();
+        let mut next_check = health.map(|h| began + h.interval);
         let pid = Pid::from_raw(started.pid);
         let mut log = LogWriter::open(&self.log_path(&rec.id), LogOptions::default())
             .map_err(|e| tracing::warn!("container {}: log: {e}", rec.id))
@@ -229,7 +319,16 @@ impl Engine {
                 tv_sec: 0,
                 tv_nsec: 50_000_000,
             };
-            let _ = rustix::event::poll(&mut fds, exited.then_some(&timeout));
+            let until_check = next_check.map(|t| {
+                let d = t.saturating_duration_since(std::time::Instant::now());
+                rustix::time::Timespec::try_from(d).unwrap_or(timeout)
+            });
+            let wait = if exited {
+                Some(&timeout)
+            } else {
+                until_check.as_ref()
+            };
+            let _ = rustix::event::poll(&mut fds, wait);
             let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
             if !exited && ready.get(open.len()).copied().unwrap_or(false) {
@@ -256,6 +355,14 @@ impl Engine {
             }
             for i in closed.into_iter().rev() {
                 open.remove(i);
+            }
+            if let (Some(h), Some(t)) = (health, next_check) {
+                if !exited && std::time::Instant::now() >= t {
+                    let code = self.health_check(rec, h);
+                    live.checked(code, h.retries, began.elapsed() >= h.start_period);
+                    live.save(&self.dir(&rec.id));
+                    next_check = Some(std::time::Instant::now() + h.interval);
+                }
             }
         }
         if let Some(l) = log.as_mut() {

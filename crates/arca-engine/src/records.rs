@@ -79,6 +79,12 @@ pub struct Settings {
     pub labels: Vec<(String, String)>,
     /// The image chain IDs, base first: the writable snapshot's lowers.
     pub chain: Vec<String>,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: crate::restart::RestartPolicy,
+    /// `--health-*` or the image's HEALTHCHECK.
+    #[serde(default)]
+    pub health: Option<crate::health::HealthConfig>,
 }
 
 /// One container.

@@ -434,3 +434,80 @@ fn exec_runs_in_the_running_container() {
     assert!(!stopped.status.success());
     assert!(String::from_utf8_lossy(&stopped.stderr).contains("not running"));
 }
+
+#[test]
+fn restart_policy_restarts_a_failing_container() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo try; exit 1",
+    ]);
+    // Two restarts after the first run, then it stays exited with the last code.
+    e.eventually("three runs", || {
+        e.inspect("flaky")["RestartCount"] == 2 && e.inspect("flaky")["State"]["Status"] == "exited"
+    });
+    assert_eq!(e.ok(&["logs", "flaky"]), "try\ntry\ntry\n");
+    assert_eq!(e.inspect("flaky")["State"]["ExitCode"], 1);
+
+    // `always` keeps it coming back, until the user stops it.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "--restart",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]);
+    e.eventually("a restart", || {
+        e.inspect("loop")["RestartCount"].as_u64() >= Some(1)
+    });
+    e.ok(&["stop", "-t", "1", "loop"]);
+    let after = e.inspect("loop")["RestartCount"].clone();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(e.inspect("loop")["State"]["Status"], "exited");
+    assert_eq!(
+        e.inspect("loop")["RestartCount"],
+        after,
+        "restarted after stop"
+    );
+}
+
+#[test]
+fn a_healthcheck_turns_a_container_unhealthy() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "--health-cmd",
+        "test -f /tmp/ready",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        IMAGE,
+        "sh",
+        "-c",
+        "touch /tmp/ready; sleep 1.5; rm /tmp/ready; sleep 60",
+    ]);
+    e.eventually("healthy", || e.ok(&["ps"]).contains("(healthy)"));
+    assert_eq!(e.inspect("svc")["State"]["Health"]["Status"], "healthy");
+    e.eventually("unhealthy", || e.ok(&["ps"]).contains("(unhealthy)"));
+    let health = &e.inspect("svc")["State"]["Health"];
+    assert_eq!(health["Status"], "unhealthy");
+    assert!(health["FailingStreak"].as_u64() >= Some(2), "{health}");
+    assert_eq!(e.inspect("svc")["State"]["Running"], true);
+}

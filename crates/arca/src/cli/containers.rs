@@ -91,6 +91,24 @@ pub struct RunArgs {
     /// Seconds to wait for the stop signal before SIGKILL (default 10)
     #[arg(long)]
     pub stop_timeout: Option<u64>,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped (applied by the monitor)
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Command to run to check health (in the container, by /bin/sh -c)
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (default 30s)
+    #[arg(long)]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (default 30s)
+    #[arg(long)]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy (default 3)
+    #[arg(long)]
+    pub health_retries: Option<u32>,
+    /// Start period during which failures do not count (default 0s)
+    #[arg(long)]
+    pub health_start_period: Option<String>,
     /// Network: none (a network namespace with only lo; the default until CNI networking) or host
     #[arg(long, default_value = "none")]
     pub network: String,

@@ -16,6 +16,14 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
             Status::Exited(_) | Status::MonitorLost { running: false } => ("exited", false),
         };
         let time = |t: Option<i64>| t.map(rfc3339);
+        let live = arca_engine::live::Live::load(&engine.dir(&r.id));
+        let health = live.health.map(|h| {
+            json!({
+                "Status": h,
+                "FailingStreak": live.failing_streak,
+                "Log": live.last_checks.iter().map(|c| json!({"ExitCode": c})).collect::<Vec<_>>(),
+            })
+        });
         out.push(json!({
             "Id": r.id,
             "Name": format!("/{}", r.name),
@@ -32,7 +40,9 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
                 "StartedAt": time(r.started),
                 "FinishedAt": time(r.finished),
                 "MonitorLost": matches!(status, Status::MonitorLost { .. }),
+                "Health": health,
             },
+            "RestartCount": live.restart_count,
             "Config": {
                 "Image": r.image,
                 "Cmd": r.settings.command,
@@ -41,7 +51,10 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
                 "StopTimeout": r.settings.stop_timeout,
                 "Labels": r.settings.labels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
             },
-            "HostConfig": { "AutoRemove": r.settings.auto_remove },
+            "HostConfig": {
+                "AutoRemove": r.settings.auto_remove,
+                "RestartPolicy": r.settings.restart,
+            },
             "LogPath": engine.log_path(&r.id),
             "Rootfs": engine.rootfs(&r.id),
         }));

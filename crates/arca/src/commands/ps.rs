@@ -3,6 +3,7 @@
 //! whose monitor was killed shows as such (and `rm -f` cleans it up).
 
 use anyhow::{bail, Result};
+use arca_engine::live::{Health, Live};
 use arca_engine::{Engine, Record, Status};
 use serde_json::json;
 
@@ -30,7 +31,8 @@ pub fn ps(engine: &Engine, a: &PsArgs) -> Result<i32> {
             )
             || filters.iter().any(|(k, _)| k == "status");
         if shown && matches_all(&r, status, &filters)? {
-            rows.push(Row::new(&r, status, now, a.no_trunc));
+            let live = Live::load(&engine.dir(&r.id));
+            rows.push(Row::new(&r, status, now, a.no_trunc, &live));
         }
     }
     if a.quiet {
@@ -148,7 +150,7 @@ struct Row {
 }
 
 impl Row {
-    fn new(r: &Record, status: Status, now: i64, full: bool) -> Row {
+    fn new(r: &Record, status: Status, now: i64, full: bool, live: &Live) -> Row {
         let ago = |t: i64| {
             format!(
                 "{} ago",
@@ -163,10 +165,18 @@ impl Row {
         };
         let status_text = match status {
             Status::Created => "Created".to_owned(),
-            Status::Running => format!(
-                "Up {}",
-                units::human_duration(now.saturating_sub(r.started.unwrap_or(now)).max(0))
-            ),
+            Status::Running => {
+                let health = match live.health {
+                    Some(Health::Healthy) => " (healthy)",
+                    Some(Health::Unhealthy) => " (unhealthy)",
+                    Some(Health::Starting) => " (health: starting)",
+                    None => "",
+                };
+                format!(
+                    "Up {}{health}",
+                    units::human_duration(now.saturating_sub(r.started.unwrap_or(now)).max(0))
+                )
+            }
             Status::Exited(code) => format!(
                 "Exited ({}) {}",
                 code.map_or_else(|| "unknown".to_owned(), |c| c.to_string()),

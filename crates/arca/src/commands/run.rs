@@ -89,6 +89,22 @@ fn create_container(
             stop_timeout: a.stop_timeout.unwrap_or(10),
             tty: a.tty,
             labels: run.labels.clone(),
+            restart: arca_engine::restart::RestartPolicy::parse(&a.restart)
+                .map_err(|e| anyhow!(e))?,
+            health: a
+                .health_cmd
+                .as_deref()
+                .map(|cmd| {
+                    arca_engine::health::HealthConfig::from_flags(
+                        cmd,
+                        a.health_interval.as_deref(),
+                        a.health_timeout.as_deref(),
+                        a.health_retries,
+                        a.health_start_period.as_deref(),
+                    )
+                })
+                .transpose()
+                .map_err(|e| anyhow!(e))?,
             ..Settings::default()
         },
         keep_mounted,
