@@ -12,6 +12,7 @@
 //! - [`restart`]: restart policies, applied by the monitor.
 //! - [`live`]: the monitor's live state (restart count, health) for `ps` and `inspect`.
 //! - [`health`]: healthchecks, run by the monitor (no systemd timers needed).
+//! - [`manage`]: pause/unpause, rename, top, stats, container prune.
 //! - [`records`]: container records in SQLite, shared by concurrent arca processes.
 //! - [`command`]: the command looked up in the rootfs first (exit 126 / 127 as Docker).
 //! - [`names`]: ids and generated names.
@@ -28,6 +29,7 @@ pub mod exec;
 pub mod health;
 pub mod live;
 pub mod logs;
+pub mod manage;
 pub mod monitor;
 pub mod names;
 pub mod records;

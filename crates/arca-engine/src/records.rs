@@ -220,6 +220,22 @@ impl Records {
         Ok(())
     }
 
+    /// Gives the container `id` the name `name` (which must be free).
+    pub fn rename(&self, id: &str, name: &str) -> Result<(), RecordError> {
+        match self.conn.execute(
+            "UPDATE containers SET name = ?2 WHERE id = ?1",
+            params![id, name],
+        ) {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(RecordError::NameInUse(name.to_owned()))
+            }
+            Err(e) => Err(self.db()(e)),
+        }
+    }
+
     pub fn remove(&self, id: &str) -> Result<bool, RecordError> {
         let n = self
             .conn

@@ -75,6 +75,34 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Freeze all processes of containers
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Thaw paused containers
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Rename a container
+    Rename { container: String, name: String },
+    /// Show a container's processes
+    Top { container: String },
+    /// Live CPU, memory and pids figures from the containers' cgroups
+    Stats {
+        /// One sample, then exit
+        #[arg(long)]
+        no_stream: bool,
+        containers: Vec<String>,
+    },
+    /// Container subcommands
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// arca's version
+    Version,
+    /// What this arca store holds and runs on
+    Info,
     /// Stop running containers: the stop signal, then SIGKILL after the timeout
     Stop {
         /// Seconds to wait before killing (default: the container's --stop-timeout, 10)
@@ -111,6 +139,16 @@ pub enum Command {
     /// The monitor of a detached container (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Remove every stopped container
+    Prune {
+        /// Do not ask (arca never asks)
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

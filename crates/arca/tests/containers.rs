@@ -511,3 +511,54 @@ fn a_healthcheck_turns_a_container_unhealthy() {
     assert!(health["FailingStreak"].as_u64() >= Some(2), "{health}");
     assert_eq!(e.inspect("svc")["State"]["Running"], true);
 }
+
+#[test]
+fn pause_rename_top_stats_and_prune() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "-m",
+        "64m",
+        IMAGE,
+        "sh",
+        "-c",
+        "while :; do echo tick; sleep 0.05; done",
+    ]);
+    e.eventually("ticks", || e.ok(&["logs", "ticker"]).lines().count() > 2);
+    e.ok(&["pause", "ticker"]);
+    assert!(e.ok(&["ps"]).contains("(Paused)"));
+    let frozen = e.ok(&["logs", "ticker"]).lines().count();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        e.ok(&["logs", "ticker"]).lines().count(),
+        frozen,
+        "a paused container ran"
+    );
+    e.ok(&["unpause", "ticker"]);
+    e.eventually("ticks after unpause", || {
+        e.ok(&["logs", "ticker"]).lines().count() > frozen
+    });
+
+    e.ok(&["rename", "ticker", "clock"]);
+    assert!(e.ok(&["ps"]).contains("clock"));
+    assert!(!e.arca(&["inspect", "ticker"]).status.success());
+
+    let top = e.ok(&["top", "clock"]);
+    assert!(top.contains("sh -c while"), "{top}");
+    let stats = e.ok(&["stats", "--no-stream", "clock"]);
+    assert!(
+        stats.contains("clock") && stats.contains("/ 67.1MB"),
+        "{stats}"
+    );
+
+    e.ok(&["run", "--name", "done", IMAGE, "true"]);
+    let pruned = e.ok(&["container", "prune", "-f"]);
+    assert!(pruned.contains("Total reclaimed containers: 1"), "{pruned}");
+    let left = e.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "clock");
+    assert!(e.ok(&["version"]).contains("arca version"));
+    assert!(e.ok(&["info"]).contains("Running: 1"));
+}

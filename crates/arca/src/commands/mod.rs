@@ -9,6 +9,7 @@ mod inspect;
 mod load;
 mod login;
 mod logs;
+mod manage;
 mod monitor;
 mod ps;
 mod pull;
@@ -31,7 +32,7 @@ use arca_image::catalog::Catalog;
 use arca_image::snapshot::{Driver, Snapshots};
 use arca_image::store::Store;
 
-use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 
 /// The image store, catalog and snapshots under `<root>/images`.
 pub struct ImageState {
@@ -94,6 +95,21 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps(a) => ps::ps(&engine()?, &a),
         Command::Logs(a) => logs::logs(&engine()?, &a),
         Command::Exec(a) => exec::exec(&engine()?, &a),
+        Command::Pause { containers } => manage::pause(&engine()?, &containers),
+        Command::Unpause { containers } => manage::unpause(&engine()?, &containers),
+        Command::Rename { container, name } => manage::rename(&engine()?, &container, &name),
+        Command::Top { container } => manage::top(&engine()?, &container),
+        Command::Stats {
+            no_stream,
+            containers,
+        } => manage::stats(&engine()?, &containers, no_stream),
+        Command::Container(ContainerCommand::Prune { .. }) => manage::prune(&engine()?),
+        Command::Version => manage::version(),
+        Command::Info => {
+            let s = state()?;
+            let driver = s.snapshots.driver().name();
+            manage::info(&Engine::open(&cli.root, s.snapshots.clone())?, driver)
+        }
         Command::Stop { time, containers } => stop::stop(&engine()?, time, &containers),
         Command::Kill { signal, containers } => stop::kill(&engine()?, &signal, &containers),
         Command::Wait { containers } => stop::wait(&engine()?, &containers),

@@ -32,7 +32,8 @@ pub fn ps(engine: &Engine, a: &PsArgs) -> Result<i32> {
             || filters.iter().any(|(k, _)| k == "status");
         if shown && matches_all(&r, status, &filters)? {
             let live = Live::load(&engine.dir(&r.id));
-            rows.push(Row::new(&r, status, now, a.no_trunc, &live));
+            let paused = status == Status::Running && engine.paused(&r);
+            rows.push(Row::new(&r, status, now, a.no_trunc, &live, paused));
         }
     }
     if a.quiet {
@@ -150,7 +151,14 @@ struct Row {
 }
 
 impl Row {
-    fn new(r: &Record, status: Status, now: i64, full: bool, live: &Live) -> Row {
+    fn new(
+        r: &Record,
+        status: Status,
+        now: i64,
+        full: bool,
+        live: &Live,
+        live_paused: bool,
+    ) -> Row {
         let ago = |t: i64| {
             format!(
                 "{} ago",
@@ -166,6 +174,7 @@ impl Row {
         let status_text = match status {
             Status::Created => "Created".to_owned(),
             Status::Running => {
+                let paused = if live_paused { " (Paused)" } else { "" };
                 let health = match live.health {
                     Some(Health::Healthy) => " (healthy)",
                     Some(Health::Unhealthy) => " (unhealthy)",
@@ -173,7 +182,7 @@ impl Row {
                     None => "",
                 };
                 format!(
-                    "Up {}{health}",
+                    "Up {}{paused}{health}",
                     units::human_duration(now.saturating_sub(r.started.unwrap_or(now)).max(0))
                 )
             }
