@@ -101,6 +101,10 @@ pub enum Command {
     Container(ContainerCommand),
     /// arca's version
     Version,
+    /// Print a shell completion script (bash, zsh, fish)
+    Completion { shell: Shell },
+    /// Write man pages (arca.1, arca-<verb>.1) into a directory
+    Man { dir: PathBuf },
     /// What this arca store holds and runs on
     Info,
     /// Stop running containers: the stop signal, then SIGKILL after the timeout
@@ -139,6 +143,13 @@ pub enum Command {
     /// The monitor of a detached container (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]

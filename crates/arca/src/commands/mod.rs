@@ -2,6 +2,7 @@
 //! arca-engine (containers).
 
 mod container_inspect;
+mod docs;
 mod exec;
 mod images;
 mod import;
@@ -105,6 +106,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => manage::stats(&engine()?, &containers, no_stream),
         Command::Container(ContainerCommand::Prune { .. }) => manage::prune(&engine()?),
         Command::Version => manage::version(),
+        Command::Completion { shell } => docs::completion(shell),
+        Command::Man { dir } => docs::man(&dir),
         Command::Info => {
             let s = state()?;
             let driver = s.snapshots.driver().name();
