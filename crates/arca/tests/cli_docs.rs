@@ -10,7 +10,7 @@ fn completions_know_the_verbs_and_flags() {
     let env = Env::new();
     for shell in ["bash", "zsh", "fish"] {
         let script = env.ok(&["completion", shell]);
-        for word in ["run", "logs", "--detach", "--health-cmd", "pull"] {
+        for word in ["run", "logs", "detach", "health-cmd", "pull"] {
             assert!(script.contains(word), "{shell}: no {word}");
         }
     }
