@@ -79,6 +79,12 @@ pub struct Settings {
     pub labels: Vec<(String, String)>,
     /// The image chain IDs, base first: the writable snapshot's lowers.
     pub chain: Vec<String>,
+    /// Named volumes it mounts (`volume rm` refuses them while it exists).
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// Anonymous volumes made for it (`rm -v` and `--rm` remove them).
+    #[serde(default)]
+    pub anonymous_volumes: Vec<String>,
 }
 
 /// One container.
