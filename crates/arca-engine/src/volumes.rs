@@ -127,10 +127,7 @@ impl Engine {
             match std::fs::rename(&tmp, &dest) {
                 Ok(()) => Ok(true),
                 // Made meanwhile by another arca: it is the volume.
-                Err(e) if dest.join(META).exists() => {
-                    let _ = e;
-                    Ok(false)
-                }
+                Err(_) if dest.join(META).exists() => Ok(false),
                 Err(e) => Err(EngineError::io("rename", &dest, e)),
             }
         })();

@@ -188,3 +188,68 @@ fn anonymous_volumes_go_with_rm_v() {
     assert_eq!(volumes(&e), ["named"]);
     assert!(e.mounts().is_empty());
 }
+
+/// An image (by `arca import`) with `VOLUME /vol` holding a file, a `data` symlink climbing
+/// out of the rootfs to `etc`, and `/bin/true` (busybox-static under that name).
+fn import_image(e: &Engine) -> String {
+    let dir = e.env.path().join("img");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::create_dir_all(dir.join("etc")).unwrap();
+    std::fs::create_dir_all(dir.join("vol/sub")).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("bin/true")).unwrap();
+    std::fs::write(dir.join("etc/marker"), "image\n").unwrap();
+    std::fs::write(dir.join("vol/sub/file"), "in vol\n").unwrap();
+    std::os::unix::fs::symlink("../../../../../../../../etc", dir.join("data")).unwrap();
+    let tar = e.env.path().join("img.tar");
+    let out = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = e.ok(&["import", "-c", "VOLUME /vol", tar.to_str().unwrap()]);
+    out.lines().last().unwrap().trim().to_owned()
+}
+
+#[test]
+fn image_volumes_and_symlinks_stay_in_the_rootfs() {
+    let e = Engine::new();
+    let img = import_image(&e);
+    e.ok(&["create", "--name", "c", &img, "/bin/true"]);
+    let vols = volumes(&e);
+    assert_eq!(vols.len(), 1, "{vols:?}");
+    let data = e.root().join("volumes").join(&vols[0]).join("_data");
+    assert_eq!(
+        std::fs::read_to_string(data.join("sub/file")).unwrap(),
+        "in vol\n"
+    );
+    let inspect = e.inspect("c");
+    assert_eq!(
+        inspect["Name"].as_str().map(|n| n.trim_start_matches('/')),
+        Some("c")
+    );
+
+    // /data climbs out of the rootfs: resolved inside it, it is the image's /etc.
+    e.ok(&[
+        "create",
+        "--name",
+        "d",
+        "-v",
+        "esc:/data",
+        &img,
+        "/bin/true",
+    ]);
+    let esc = e.root().join("volumes/esc/_data");
+    assert_eq!(
+        std::fs::read_to_string(esc.join("marker")).unwrap(),
+        "image\n"
+    );
+    assert!(!esc.join("passwd").exists());
+
+    // rm -v takes the image's anonymous volume; the named one stays.
+    e.ok(&["rm", "-v", "c", "d"]);
+    assert_eq!(volumes(&e), ["esc"]);
+}
