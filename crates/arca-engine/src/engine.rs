@@ -6,6 +6,7 @@
 //! <root>/containers/<id>/rootfs/       the writable snapshot, mounted while it may run
 //! <root>/containers/<id>/ctr.log       its log (JSON lines, rotated)
 //! <root>/runtime/<id>/                 arca-container's state while it exists in the runtime
+//! <root>/volumes/<name>/_data         a volume's content (see `volumes`)
 //! <root>/images/catalog.db             the records (`containers` table) beside the images'
 //! <root>/images/snapshots/active/<id>/ the writable snapshot (key = container id)
 //! ```

@@ -39,6 +39,12 @@ pub enum EngineError {
     Monitor { id: String, msg: String },
     #[error("{0}")]
     Spec(String),
+    #[error("no such volume: {0}")]
+    NoSuchVolume(String),
+    #[error("invalid volume name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit (two characters at least)")]
+    BadVolumeName(String),
+    #[error("volume {name} is in use by container {containers}: remove the container first, or use volume rm -f")]
+    VolumeInUse { name: String, containers: String },
 }
 
 impl EngineError {

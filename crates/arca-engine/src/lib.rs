@@ -17,6 +17,7 @@
 //! - [`command`]: the command looked up in the rootfs first (exit 126 / 127 as Docker).
 //! - [`names`]: ids and generated names.
 //! - [`spec`]: the OCI runtime spec of a container, from its image config and `RunConfig`.
+//! - [`volumes`]: named and anonymous volumes (`<root>/volumes/<name>/_data`).
 //! - [`logs`]: container logs as JSON lines (Docker's json-file format), written with
 //!   rotation and read back with `--follow`, `--tail`, `--since` and timestamps.
 
@@ -35,6 +36,7 @@ pub mod names;
 pub mod records;
 pub mod restart;
 pub mod spec;
+pub mod volumes;
 
 pub use container::{CreateRequest, Status};
 pub use engine::Engine;

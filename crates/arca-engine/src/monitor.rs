@@ -90,7 +90,9 @@ impl Engine {
     /// with `--rm`, everything.
     fn finish(&self, rec: &Record, code: Option<i32>) -> Result<(), EngineError> {
         if rec.settings.auto_remove {
-            return self.cleanup(&rec.id);
+            let r = self.cleanup(&rec.id);
+            self.remove_anonymous_volumes(&rec.settings);
+            return r;
         }
         let _ = rt::delete(&self.runtime, &rec.id, true);
         self.records.set_exited(&rec.id, code, now())?;

@@ -85,6 +85,12 @@ pub struct Settings {
     /// `--health-*` or the image's HEALTHCHECK.
     #[serde(default)]
     pub health: Option<crate::health::HealthConfig>,
+    /// Named volumes it mounts (`volume rm` refuses them while it exists).
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// Anonymous volumes made for it (`rm -v` and `--rm` remove them).
+    #[serde(default)]
+    pub anonymous_volumes: Vec<String>,
 }
 
 /// One container.

@@ -113,6 +113,16 @@ pub enum MountKind {
         source: PathBuf,
     },
     Tmpfs,
+    /// A volume (`-v name:/dst`, `-v /dst`, `--mount type=volume`; `None`: anonymous), which
+    /// the engine resolves to a `Bind` of its directory before [`build`].
+    Volume {
+        name: Option<String>,
+    },
+}
+
+/// A destination normalised (`/a//b/` is `/a/b`), as mounts are compared.
+pub fn clean_destination(dest: &str) -> String {
+    mounts::clean(dest)
 }
 
 /// The container's network. Until CNI lands a container either has its own network namespace

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod containers;
+mod volumes;
 pub use containers::{ExecArgs, InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
+pub use volumes::VolumeCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -127,7 +129,7 @@ pub enum Command {
         /// Kill a running container first
         #[arg(short, long)]
         force: bool,
-        /// Also remove anonymous volumes (none exist yet)
+        /// Also remove the container's anonymous volumes
         #[arg(short, long)]
         volumes: bool,
         #[arg(required = true)]
@@ -140,6 +142,9 @@ pub enum Command {
     },
     /// Show containers' records as JSON (Docker's field names)
     Inspect(InspectArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// The monitor of a detached container (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },

@@ -39,19 +39,14 @@ const TMPFS_DATA: [&str; 7] = [
 ];
 
 /// `-v SRC:DST[:OPTS]` with `OPTS` a comma list of `ro`, `rw`, a propagation mode, `z`/`Z`
-/// (SELinux relabelling: accepted and ignored, as Podman does without SELinux). `SRC` must be
-/// an absolute host path: named and anonymous volumes are not supported yet.
+/// (SELinux relabelling: accepted and ignored, as Podman does without SELinux). `SRC` is an
+/// absolute host path, or a volume name; `-v DST` alone is an anonymous volume.
 pub fn parse_volume(s: &str) -> Result<Mount, SpecError> {
     const FLAG: &str = "--volume";
     let parts: Vec<&str> = s.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
-        [_] => {
-            return Err(SpecError::invalid(
-                FLAG,
-                s,
-                "anonymous volumes are not supported: give SRC:DST with an absolute SRC",
-            ))
-        }
+        // `-v /dst`: an anonymous volume.
+        [dst] => ("", *dst, None),
         [src, dst] => (*src, *dst, None),
         [src, dst, opts] => (*src, *dst, Some(*opts)),
         _ => {
@@ -62,15 +57,8 @@ pub fn parse_volume(s: &str) -> Result<Mount, SpecError> {
             ))
         }
     };
-    if src.is_empty() {
+    if src.is_empty() && parts.len() > 1 {
         return Err(SpecError::invalid(FLAG, s, "empty source"));
-    }
-    if !src.starts_with('/') {
-        return Err(SpecError::invalid(
-            FLAG,
-            s,
-            format!("source {src:?}: named volumes are not supported, give an absolute host path"),
-        ));
     }
     check_destination(FLAG, s, dst)?;
     let mut read_only = false;
@@ -84,10 +72,20 @@ pub fn parse_volume(s: &str) -> Result<Mount, SpecError> {
             _ => return Err(SpecError::invalid(FLAG, s, format!("unknown option {o:?}"))),
         }
     }
-    Ok(Mount {
-        kind: MountKind::Bind {
+    let kind = if src.is_empty() {
+        MountKind::Volume { name: None }
+    } else if src.starts_with('/') {
+        MountKind::Bind {
             source: PathBuf::from(src),
-        },
+        }
+    } else {
+        // A named volume (its name is checked when it is made).
+        MountKind::Volume {
+            name: Some(src.to_owned()),
+        }
+    };
+    Ok(Mount {
+        kind,
         destination: dst.to_owned(),
         read_only,
         options,
@@ -213,6 +211,21 @@ pub fn parse_mount(s: &str) -> Result<Mount, SpecError> {
                 options: propagation.into_iter().collect(),
             })
         }
+        "volume" => {
+            if !tmpfs.is_empty() || propagation.is_some() {
+                return Err(SpecError::invalid(
+                    FLAG,
+                    s,
+                    "tmpfs and bind options on a volume mount",
+                ));
+            }
+            Ok(Mount {
+                kind: MountKind::Volume { name: source },
+                destination: target,
+                read_only,
+                options: Vec::new(),
+            })
+        }
         "tmpfs" => {
             if source.is_some() || propagation.is_some() {
                 return Err(SpecError::invalid(
@@ -236,7 +249,7 @@ pub fn parse_mount(s: &str) -> Result<Mount, SpecError> {
         other => Err(SpecError::invalid(
             FLAG,
             s,
-            format!("type={other}: only bind and tmpfs are supported"),
+            format!("type={other}: only bind, volume and tmpfs are supported"),
         )),
     }
 }

@@ -131,7 +131,7 @@ pub(super) fn clean(dest: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn user_mount(m: &Mount) -> OciMount {
+fn user_mount(m: &Mount) -> Result<OciMount, SpecError> {
     let mut opts = Vec::new();
     let (typ, source) = match &m.kind {
         MountKind::Bind { source } => {
@@ -139,6 +139,13 @@ fn user_mount(m: &Mount) -> OciMount {
             ("bind", source.clone())
         }
         MountKind::Tmpfs => ("tmpfs", "tmpfs".into()),
+        MountKind::Volume { name } => {
+            return Err(SpecError::invalid(
+                "--volume",
+                &m.destination,
+                format!("volume {name:?} was not resolved to its directory"),
+            ))
+        }
     };
     if m.read_only {
         opts.push("ro".to_owned());
@@ -153,7 +160,7 @@ fn user_mount(m: &Mount) -> OciMount {
     out.set_typ(Some(typ.to_owned()));
     out.set_source(Some(source));
     out.set_options(Some(opts));
-    out
+    Ok(out)
 }
 
 pub(super) fn is_propagation(o: &str) -> bool {
@@ -194,7 +201,9 @@ pub(super) fn mounts(run: &RunConfig) -> Result<Vec<OciMount>, SpecError> {
         .collect();
     let mut user: Vec<&Mount> = run.mounts.iter().collect();
     user.sort_by_key(|m| depth(&m.destination));
-    out.extend(user.into_iter().map(user_mount));
+    for m in user {
+        out.push(user_mount(m)?);
+    }
     Ok(out)
 }
 

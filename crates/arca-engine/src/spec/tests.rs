@@ -822,13 +822,21 @@ fn volume_parsing() {
             options: vec![],
         }
     );
+    assert_eq!(
+        parse_volume("data:/data:ro").unwrap().kind,
+        MountKind::Volume {
+            name: Some("data".into())
+        }
+    );
+    assert_eq!(
+        parse_volume("/data").unwrap().kind,
+        MountKind::Volume { name: None }
+    );
     let m = parse_volume("/h:/c:rw,rshared,z").unwrap();
     assert!(!m.read_only);
     assert_eq!(m.options, strings(&["rshared"]));
 
     for (bad, part) in [
-        ("/data", "anonymous"),
-        ("data:/data", "\"data\": named volumes"),
         ("/h:data", "\"data\": must be an absolute"),
         ("/h:/c:rx", "unknown option \"rx\""),
         ("/h:/c:ro:x", "too many colons"),
@@ -875,8 +883,18 @@ fn tmpfs_and_mount_parsing() {
             .unwrap()
             .read_only
     );
+    assert_eq!(
+        parse_mount("type=volume,src=v,dst=/c").unwrap().kind,
+        MountKind::Volume {
+            name: Some("v".into())
+        }
+    );
     for (bad, part) in [
-        ("type=volume,src=v,dst=/c", "type=volume"),
+        ("type=nfs,src=v,dst=/c", "type=nfs"),
+        (
+            "type=volume,src=v,dst=/c,tmpfs-size=1m",
+            "on a volume mount",
+        ),
         ("type=bind,dst=/c", "source is required"),
         ("type=bind,src=/h", "target is required"),
         ("type=bind,src=/h,dst=/c,color=red", "unknown key \"color\""),

@@ -31,10 +31,10 @@ pub struct RunArgs {
     /// Read environment variables from a file
     #[arg(long)]
     pub env_file: Vec<String>,
-    /// Bind mount a volume (HOST:CONTAINER[:ro])
+    /// Bind mount a host path or a volume (HOST-PATH|NAME:CONTAINER[:ro]; CONTAINER alone: an anonymous volume)
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,
-    /// Attach a filesystem mount (type=bind|tmpfs,source=…,target=…[,readonly])
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…[,readonly])
     #[arg(long)]
     pub mount: Vec<String>,
     /// Mount a tmpfs (PATH[:OPTIONS])

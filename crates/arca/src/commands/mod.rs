@@ -24,6 +24,7 @@ mod stop;
 mod system;
 mod tag;
 mod unpack;
+mod volume;
 
 use std::path::Path;
 
@@ -117,9 +118,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Kill { signal, containers } => stop::kill(&engine()?, &signal, &containers),
         Command::Wait { containers } => stop::wait(&engine()?, &containers),
         Command::Rm {
-            force, containers, ..
-        } => rm::rm(&engine()?, force, &containers),
+            force,
+            volumes,
+            containers,
+        } => rm::rm(&engine()?, force, volumes, &containers),
         Command::Inspect(a) => container_inspect::inspect(&engine()?, &a.containers),
+        Command::Volume(v) => volume::volume(&engine()?, &v),
         Command::Monitor { id } => monitor::monitor(&engine()?, &id),
     }
 }

@@ -67,7 +67,7 @@ fn create_container(
 ) -> Result<Record> {
     let image = find_or_pull(state, a)?;
     let config = image_config(state, &image)?;
-    let run = run_config(a)?;
+    let mut run = run_config(a)?;
     let stop_signal = a
         .stop_signal
         .clone()
@@ -78,7 +78,8 @@ fn create_container(
                 .and_then(|c| c.stop_signal().clone())
         })
         .unwrap_or_else(|| "SIGTERM".to_owned());
-    let req = CreateRequest {
+    let volumes = super::volume::attach(engine, &mut run, &config)?;
+    let mut req = CreateRequest {
         name: a.name.clone(),
         image_id: image.id.to_string(),
         image: a.image.clone(),
@@ -109,11 +110,16 @@ fn create_container(
         },
         keep_mounted,
     };
+    volumes.record(&mut req.settings);
     let rec = engine.create(req, |rootfs, id| {
+        engine.populate_volumes(&volumes, rootfs)?;
         spec::build(&config, rootfs, id, &run)
             .map_err(|e| arca_engine::EngineError::Spec(e.to_string()))
-    })?;
-    Ok(rec)
+    });
+    if rec.is_err() {
+        engine.discard(&volumes);
+    }
+    Ok(rec?)
 }
 
 /// The image `a.image` from the catalog, pulled first when `--pull` says so.

@@ -14,6 +14,9 @@ use serde_json::Value;
 #[path = "../../../arca-image/tests/common/registry.rs"]
 pub mod registry;
 
+/// The busybox image and a root with it loaded, for container tests.
+pub mod engine;
+
 pub struct Env {
     pub dir: tempfile::TempDir,
 }
