@@ -17,6 +17,7 @@
 
 pub mod command;
 pub mod container;
+pub mod copy;
 pub mod engine;
 pub mod error;
 pub mod logs;

@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod containers;
 pub use containers::{InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
+mod cp;
+pub use cp::CpArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -106,6 +108,8 @@ pub enum Command {
     },
     /// Show containers' records as JSON (Docker's field names)
     Inspect(InspectArgs),
+    /// Copy files between a container and the host (or a tar stream on stdin/stdout)
+    Cp(CpArgs),
     /// The monitor of a detached container (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },

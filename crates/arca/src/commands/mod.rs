@@ -2,6 +2,7 @@
 //! arca-engine (containers).
 
 mod container_inspect;
+mod cp;
 mod images;
 mod import;
 mod inspect;
@@ -99,6 +100,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             force, containers, ..
         } => rm::rm(&engine()?, force, &containers),
         Command::Inspect(a) => container_inspect::inspect(&engine()?, &a.containers),
+        Command::Cp(a) => cp::cp(&engine()?, &a),
         Command::Monitor { id } => monitor::monitor(&engine()?, &id),
     }
 }

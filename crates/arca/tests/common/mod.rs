@@ -14,6 +14,9 @@ use serde_json::Value;
 #[path = "../../../arca-image/tests/common/registry.rs"]
 pub mod registry;
 
+/// Real containers from the busybox image.
+pub mod engine;
+
 pub struct Env {
     pub dir: tempfile::TempDir,
 }

@@ -1,0 +1,115 @@
+//! Real containers from the busybox image (built from Debian's busybox-static by
+//! scripts/busybox-image.sh, loaded with `arca load`), run as root, in a scratch root that
+//! is cleaned up on drop (`rm -f` of every container, then any mount left under the root).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Env;
+
+pub const IMAGE: &str = "arca-busybox";
+
+/// The busybox image archive, built once into cargo's scratch directory for tests and kept
+/// there (the script is reproducible: every build is the same image), so nothing is left in
+/// /tmp. Built beside and renamed into place, so concurrent test binaries agree.
+pub fn image_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = tmp.join("busybox-image");
+        if !dir.join("image.tar").is_file() {
+            let building = tmp.join(format!("busybox-image.{}", std::process::id()));
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let out = std::process::Command::new("bash")
+                .arg(repo.join("scripts/busybox-image.sh"))
+                .arg(&building)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if std::fs::rename(&building, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&building);
+            }
+        }
+        dir.join("image.tar")
+    })
+}
+
+/// A scratch root with the busybox image loaded; cleans up every container on drop.
+pub struct Engine {
+    pub env: Env,
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        let env = Env::new();
+        env.ok(&["load", "-q", "-i", image_tar().to_str().unwrap()]);
+        Engine { env }
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.env.ok(args)
+    }
+
+    pub fn arca(&self, args: &[&str]) -> Output {
+        self.env.arca(args)
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.env.path().join("root")
+    }
+
+    pub fn inspect(&self, what: &str) -> Value {
+        let v: Value = serde_json::from_str(&self.ok(&["inspect", what])).unwrap();
+        v[0].clone()
+    }
+
+    /// Polls `f` for up to 10 s.
+    pub fn eventually(&self, what: &str, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Mounts under this root (there must be none once containers are gone).
+    pub fn mounts(&self) -> Vec<String> {
+        let root = self.root().to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&root))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let ids =
+            String::from_utf8_lossy(&self.arca(&["ps", "-aq", "--no-trunc"]).stdout).into_owned();
+        for id in ids.split_whitespace() {
+            let _ = self.arca(&["rm", "-f", id]);
+        }
+        for m in self.mounts().into_iter().rev() {
+            let _ = rustix::mount::unmount(m.as_str(), rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
