@@ -142,7 +142,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let root = self.mounted_root(rec)?;
         let from = Side::Container(root.fd().as_fd());
-        copy(from, src, dest_side(&dest), dest, opts, None)
+        copy(from, src, Side::Host, dest, opts, None)
     }
 
     /// `arca cp SRC CONTAINER:DEST`.
@@ -178,12 +178,6 @@ impl Engine {
                 Some(owners),
             ),
         }
-    }
-}
-
-fn dest_side(d: &Dest<'_>) -> Side<'static> {
-    match d {
-        Dest::Host(_) | Dest::Tar(_) => Side::Host,
     }
 }
 
