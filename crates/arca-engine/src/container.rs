@@ -346,7 +346,7 @@ pub(crate) fn alive(pid: i32) -> bool {
 }
 
 /// Whether `path` is the root of a mount (its mount id differs from its parent's).
-fn is_mountpoint(path: &Path) -> bool {
+pub(crate) fn is_mountpoint(path: &Path) -> bool {
     use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
     let id = |p: &Path| {
         statx(CWD, p, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::MNT_ID)

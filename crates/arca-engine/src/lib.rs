@@ -24,6 +24,7 @@
 pub mod command;
 mod console;
 pub mod container;
+pub mod copy;
 pub mod engine;
 pub mod error;
 pub mod exec;

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod containers;
+mod cp;
 mod volumes;
 pub use containers::{ExecArgs, InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
+pub use cp::CpArgs;
 pub use volumes::VolumeCommand;
 
 #[derive(Debug, Parser)]
@@ -145,6 +147,8 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Copy files between a container and the host (or a tar stream on stdin/stdout)
+    Cp(CpArgs),
     /// The monitor of a detached container (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },

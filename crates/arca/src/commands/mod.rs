@@ -2,6 +2,7 @@
 //! arca-engine (containers).
 
 mod container_inspect;
+mod cp;
 mod docs;
 mod exec;
 mod images;
@@ -124,6 +125,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => rm::rm(&engine()?, force, volumes, &containers),
         Command::Inspect(a) => container_inspect::inspect(&engine()?, &a.containers),
         Command::Volume(v) => volume::volume(&engine()?, &v),
+        Command::Cp(a) => cp::cp(&engine()?, &a),
         Command::Monitor { id } => monitor::monitor(&engine()?, &id),
     }
 }
