@@ -10,24 +10,14 @@ pub struct RunArgs {
     /// Print help (`-h` is --hostname, as in Docker)
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// Run in the background under its own monitor; print the container id
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Keep stdin open (foreground runs share arca's stdin)
-    #[arg(short, long)]
-    pub interactive: bool,
-    /// Give the container a pseudo-terminal
-    #[arg(short, long)]
-    pub tty: bool,
+    #[command(flatten)]
+    pub process: ProcessFlags,
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
     /// The container's name (default: a generated adjective_name)
     #[arg(long)]
     pub name: Option<String>,
-    /// Set environment variables (KEY=VALUE, or KEY to take it from arca's environment)
-    #[arg(short, long = "env")]
-    pub env: Vec<String>,
     /// Read environment variables from a file
     #[arg(long)]
     pub env_file: Vec<String>,
@@ -40,12 +30,6 @@ pub struct RunArgs {
     /// Mount a tmpfs (PATH[:OPTIONS])
     #[arg(long)]
     pub tmpfs: Vec<String>,
-    /// Working directory inside the container
-    #[arg(short, long)]
-    pub workdir: Option<String>,
-    /// User (name|uid[:group|gid])
-    #[arg(short, long)]
-    pub user: Option<String>,
     /// Overwrite the image's ENTRYPOINT ("" clears it)
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -182,10 +166,21 @@ pub struct InspectArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
-    /// Run it in the background
+    #[command(flatten)]
+    pub process: ProcessFlags,
+    pub container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// The flags `run` and `exec` share: how the process runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProcessFlags {
+    /// Run in the background (`run`: under the container's monitor; prints the id)
     #[arg(short, long)]
     pub detach: bool,
-    /// Keep stdin open (a foreground exec shares arca's stdin)
+    /// Keep stdin open (a foreground process shares arca's stdin)
     #[arg(short, long)]
     pub interactive: bool,
     /// Give the process a pseudo-terminal
@@ -200,8 +195,4 @@ pub struct ExecArgs {
     /// Working directory inside the container
     #[arg(short, long)]
     pub workdir: Option<String>,
-    pub container: String,
-    /// The command and its arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
 }

@@ -10,13 +10,13 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
     let rec = engine.find(&a.container)?;
     let req = ExecRequest {
         args: a.command.clone(),
-        env: arca_engine::spec::resolve_env(&a.env, |k| std::env::var(k).ok()),
-        user: a.user.clone(),
-        workdir: a.workdir.clone(),
-        tty: a.tty,
-        detach: a.detach,
+        env: arca_engine::spec::resolve_env(&a.process.env, |k| std::env::var(k).ok()),
+        user: a.process.user.clone(),
+        workdir: a.process.workdir.clone(),
+        tty: a.process.tty,
+        detach: a.process.detach,
     };
-    if a.detach {
+    if a.process.detach {
         // Its output goes nowhere, as Docker's `exec -d`; arca exits at once.
         if let Ok(null) = std::fs::OpenOptions::new()
             .read(true)

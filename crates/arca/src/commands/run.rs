@@ -17,7 +17,7 @@ use crate::cli::{PullArgs, PullPolicy, RunArgs};
 /// `run`: create, then start; returns the container's exit status in the foreground.
 pub fn run(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> {
     let rec = create_container(state, engine, a, true)?;
-    if a.detach {
+    if a.process.detach {
         engine.start_detached(&rec, &self_exe()?)?;
         println!("{}", rec.id);
         return Ok(0);
@@ -88,7 +88,7 @@ fn create_container(
             auto_remove: a.rm,
             stop_signal,
             stop_timeout: a.stop_timeout.unwrap_or(10),
-            tty: a.tty,
+            tty: a.process.tty,
             labels: run.labels.clone(),
             restart: arca_engine::restart::RestartPolicy::parse(&a.restart)
                 .map_err(|e| anyhow!(e))?,
@@ -178,7 +178,7 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
     for f in &a.env_file {
         env.extend(spec::parse_env_file(std::path::Path::new(f))?);
     }
-    env.extend(spec::resolve_env(&a.env, |k| std::env::var(k).ok()));
+    env.extend(spec::resolve_env(&a.process.env, |k| std::env::var(k).ok()));
     let mut mounts = Vec::new();
     for v in &a.volume {
         mounts.push(spec::parse_volume(v)?);
@@ -207,10 +207,10 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
         }),
         cmd: a.command.clone(),
         env,
-        workdir: a.workdir.clone(),
-        user: a.user.clone(),
+        workdir: a.process.workdir.clone(),
+        user: a.process.user.clone(),
         hostname: a.hostname.clone(),
-        tty: a.tty,
+        tty: a.process.tty,
         read_only: a.read_only,
         privileged: a.privileged,
         cap_add: a.cap_add.clone(),
