@@ -79,6 +79,13 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Write a container's filesystem as a tar archive (what `import` reads)
+    Export {
+        /// Write to this file instead of stdout
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        container: String,
+    },
     /// Freeze all processes of containers
     Pause {
         #[arg(required = true)]

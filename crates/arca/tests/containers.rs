@@ -456,3 +456,30 @@ fn pause_rename_top_stats_and_prune() {
     assert!(e.ok(&["version"]).contains("arca version"));
     assert!(e.ok(&["info"]).contains("Running: 1"));
 }
+
+#[test]
+fn export_then_import_round_trips_a_container() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "--name",
+        "src",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo made-inside > /marker",
+    ]);
+    let tar = e.env.path().join("src.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "src"]);
+    let id = e.ok(&["import", tar.to_str().unwrap(), "exported:1"]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let o = e.ok(&[
+        "run",
+        "--rm",
+        "exported:1",
+        "sh",
+        "-c",
+        "cat /marker; ls /bin/busybox",
+    ]);
+    assert_eq!(o, "made-inside\n/bin/busybox\n");
+}

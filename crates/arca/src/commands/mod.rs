@@ -5,6 +5,7 @@ mod container_inspect;
 mod cp;
 mod docs;
 mod exec;
+mod export;
 mod images;
 mod import;
 mod inspect;
@@ -98,6 +99,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps(a) => ps::ps(&engine()?, &a),
         Command::Logs(a) => logs::logs(&engine()?, &a),
         Command::Exec(a) => exec::exec(&engine()?, &a),
+        Command::Export { output, container } => {
+            export::export(&engine()?, &container, output.as_deref())
+        }
         Command::Pause { containers } => manage::pause(&engine()?, &containers),
         Command::Unpause { containers } => manage::unpause(&engine()?, &containers),
         Command::Rename { container, name } => manage::rename(&engine()?, &container, &name),
