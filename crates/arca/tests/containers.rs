@@ -483,3 +483,16 @@ fn export_then_import_round_trips_a_container() {
     ]);
     assert_eq!(o, "made-inside\n/bin/busybox\n");
 }
+
+#[test]
+fn pull_from_a_docker_archive_and_run() {
+    let e = Engine::new();
+    let tar = e.env.path().join("bb.tar");
+    e.ok(&["save", "-o", tar.to_str().unwrap(), IMAGE]);
+    let other = common::Env::new();
+    let out = other.ok(&["pull", &format!("docker-archive:{}", tar.display())]);
+    assert!(out.contains("manifest sha256:"), "{out}");
+    assert!(other.ok(&["images"]).contains("arca-busybox"));
+    let o = other.ok(&["run", "--rm", IMAGE, "echo", "from-archive"]);
+    assert_eq!(o, "from-archive\n");
+}

@@ -30,6 +30,9 @@ pub fn pull_image(state: &mut ImageState, a: &PullArgs) -> Result<ImageRecord> {
     if let Some(dir) = a.image.strip_prefix("dir:") {
         return pull_dir(state, a, &platform, dir);
     }
+    if let Some(file) = a.image.strip_prefix("docker-archive:") {
+        return pull_docker_archive(state, a, &platform, file);
+    }
     let Some(transport) = ["oci:", "oci-archive:"]
         .iter()
         .find(|t| a.image.starts_with(**t))
@@ -69,6 +72,36 @@ fn pull_dir(
     let record = state.catalog.record(&image, None)?;
     if !a.quiet {
         println!("{}: manifest {}", source.name(), image.manifest_digest);
+    }
+    Ok(record)
+}
+
+/// `docker-archive:FILE` (what `docker save` writes): its first image, named as the archive
+/// names it (`load` takes every image of an archive).
+fn pull_docker_archive(
+    state: &mut ImageState,
+    a: &PullArgs,
+    platform: &PlatformSpec,
+    file: &str,
+) -> Result<ImageRecord> {
+    anyhow::ensure!(!file.is_empty(), "pull: {}: empty path", a.image);
+    let input = std::fs::File::open(file).with_context(|| format!("pull: {file}"))?;
+    let _lock = GcLock::shared(state.store.root())?;
+    let loaded =
+        arca_image::archive::load(&state.store, std::io::BufReader::new(input), file, platform)?;
+    let first = loaded
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("pull: {file}: the archive holds no image"))?;
+    super::unpack::unpack_image(state, &first.image, a.quiet)?;
+    let record = state
+        .catalog
+        .record(&first.image, first.names.first().map(String::as_str))?;
+    for n in first.names.iter().skip(1) {
+        state.catalog.tag(&record.id, n)?;
+    }
+    if !a.quiet {
+        println!("{file}: manifest {}", first.image.manifest_digest);
     }
     Ok(record)
 }
