@@ -226,16 +226,8 @@ pub struct PullArgs {
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,
-    /// USER:PASSWORD for the registry (default: the stored login, if any)
-    #[arg(long)]
-    pub creds: Option<String>,
-    /// Credentials file (default: Podman's auth.json, then Docker's config.json)
-    #[arg(long)]
-    pub authfile: Option<PathBuf>,
-    /// false: the image's registry may be reached over plain HTTP (as Podman's flag)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = true,
-          default_missing_value = "true", action = clap::ArgAction::Set)]
-    pub tls_verify: bool,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
     /// Mirrors, insecure and blocked registries (containers-registries.conf(5); default:
     /// $ARCA_REGISTRIES_CONF, else /etc/containers/registries.conf if it exists)
     #[arg(long, value_name = "FILE")]
@@ -252,16 +244,33 @@ pub struct PushArgs {
     /// Print only the digest line
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+}
+
+/// How `pull` and `push` reach a registry.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryFlags {
     /// USER:PASSWORD for the registry (default: the stored login, if any)
     #[arg(long)]
     pub creds: Option<String>,
     /// Credentials file (default: Podman's auth.json, then Docker's config.json)
     #[arg(long)]
     pub authfile: Option<PathBuf>,
-    /// false: the destination registry may be reached over plain HTTP (as Podman's flag)
+    /// false: the registry may be reached over plain HTTP (as Podman's flag)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = true,
           default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tls_verify: bool,
+}
+
+impl Default for RegistryFlags {
+    fn default() -> Self {
+        RegistryFlags {
+            creds: None,
+            authfile: None,
+            tls_verify: true,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -244,22 +244,32 @@ impl Unpacker<'_> {
         Ok(())
     }
 
+    /// The directory at `path` if it is still the one identified by `id`: `None` when it was
+    /// replaced by something else or removed later in this layer.
+    fn same_dir(
+        &self,
+        path: &Path,
+        id: (u64, u64),
+    ) -> Result<Option<rustix::fd::OwnedFd>, UnpackError> {
+        let fd = match self
+            .root
+            .open_in(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)
+        {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => return Ok(None),
+            Err(e) => return Err(UnpackError::entry(path, "open directory", e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| UnpackError::entry(path, "stat", e))?;
+        Ok(((st.st_dev, st.st_ino) == id).then_some(fd))
+    }
+
     /// Puts back the times of the directories this layer changed (see [`TouchedDir`]). Before
     /// [`Self::finish_dirs`]: a directory the layer does carry gets the layer's times after.
     fn restore_touched(&mut self) -> Result<(), UnpackError> {
         for (path, t) in std::mem::take(&mut self.touched) {
-            let fd = match self
-                .root
-                .open_in(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)
-            {
-                Ok(fd) => fd,
-                Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
-                Err(e) => return Err(UnpackError::entry(&path, "open directory", e)),
-            };
-            let st = rustix::fs::fstat(&fd).map_err(|e| UnpackError::entry(&path, "stat", e))?;
-            if (st.st_dev, st.st_ino) != t.id {
+            let Some(fd) = self.same_dir(&path, t.id)? else {
                 continue;
-            }
+            };
             rustix::fs::futimens(&fd, &t.times)
                 .map_err(|e| UnpackError::entry(&path, "restore times", e))?;
         }
@@ -272,19 +282,9 @@ impl Unpacker<'_> {
         let mut dirs: Vec<_> = std::mem::take(&mut self.dirs).into_iter().collect();
         dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
         for (path, d) in dirs {
-            let fd = match self
-                .root
-                .open_in(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)
-            {
-                Ok(fd) => fd,
-                // Replaced by a non-directory or removed later in this layer.
-                Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
-                Err(e) => return Err(UnpackError::entry(&path, "open directory", e)),
-            };
-            let st = rustix::fs::fstat(&fd).map_err(|e| UnpackError::entry(&path, "stat", e))?;
-            if (st.st_dev, st.st_ino) != d.id {
+            let Some(fd) = self.same_dir(&path, d.id)? else {
                 continue;
-            }
+            };
             d.meta
                 .apply_fd(fd.as_fd(), &path, self.opts.preserve_owner)?;
         }

@@ -129,8 +129,8 @@ fn pull_registry(
 ) -> Result<ImageRecord> {
     let reference = Reference::parse(&a.image)?;
     let auth = super::login::credentials(
-        a.creds.as_deref(),
-        a.authfile.as_deref(),
+        a.registry.creds.as_deref(),
+        a.registry.authfile.as_deref(),
         reference.registry(),
     )?;
     let registries = match &a.registries_conf {
@@ -141,7 +141,7 @@ fn pull_registry(
         platform,
         auth,
         progress: crate::progress::reporter(a.quiet),
-        insecure_hosts: insecure_hosts(a.tls_verify, &reference),
+        insecure_hosts: insecure_hosts(a.registry.tls_verify, &reference),
         registries,
         ..PullOptions::default()
     };

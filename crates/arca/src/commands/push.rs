@@ -37,13 +37,16 @@ pub fn push(state: &ImageState, a: &PushArgs) -> Result<i32> {
             ))
         }
     };
-    let auth =
-        super::login::credentials(a.creds.as_deref(), a.authfile.as_deref(), dest.registry())?;
+    let auth = super::login::credentials(
+        a.registry.creds.as_deref(),
+        a.registry.authfile.as_deref(),
+        dest.registry(),
+    )?;
     let quiet = a.quiet;
     let opts = PushOptions {
         auth,
         mount_from: mount_sources(&record, &dest),
-        insecure_hosts: super::pull::insecure_hosts(a.tls_verify, &dest),
+        insecure_hosts: super::pull::insecure_hosts(a.registry.tls_verify, &dest),
         on_blob: Some(Arc::new(move |digest, outcome| {
             if quiet {
                 return;

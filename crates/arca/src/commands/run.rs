@@ -140,9 +140,7 @@ fn find_or_pull(state: &mut ImageState, a: &RunArgs) -> Result<ImageRecord> {
             image: a.image.clone(),
             platform: a.platform.clone(),
             quiet: true,
-            creds: None,
-            authfile: None,
-            tls_verify: true,
+            registry: crate::cli::RegistryFlags::default(),
             registries_conf: None,
         };
         super::pull::pull_image(state, &args)?;
