@@ -30,6 +30,10 @@ PACKAGES=(
 	libseccomp-dev
 	busybox-static
 	iproute2
+	# networking (crates/arca-net, crates/arca/tests/network.rs): the CNI reference plugins, iptables for their rules, curl as the host-side client
+	containernetworking-plugins
+	iptables
+	curl
 	runc
 	containerd
 	podman

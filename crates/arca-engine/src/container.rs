@@ -88,6 +88,7 @@ impl Engine {
                     p.cwd().to_str().unwrap_or("/"),
                 )?;
             }
+            self.network_files(&id, &req.settings.network, &mut spec)?;
             let mut root = spec.root().clone().unwrap_or_default();
             root.set_path("rootfs".into());
             spec.set_root(Some(root));
@@ -259,6 +260,7 @@ impl Engine {
             Ok(()) | Err(arca_container::Error::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
+        self.network_down(id);
         self.unmount(id);
         self.snapshots.remove(id)?;
         let dir = self.dir(id);
@@ -329,7 +331,7 @@ impl Drop for Undo<'_> {
     }
 }
 
-fn write_spec(dir: &Path, spec: &Spec) -> Result<(), EngineError> {
+pub(crate) fn write_spec(dir: &Path, spec: &Spec) -> Result<(), EngineError> {
     let path = dir.join("config.json");
     let tmp = dir.join(".config.json.tmp");
     let text = serde_json::to_vec_pretty(spec)

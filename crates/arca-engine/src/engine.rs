@@ -6,6 +6,10 @@
 //! <root>/containers/<id>/rootfs/       the writable snapshot, mounted while it may run
 //! <root>/containers/<id>/ctr.log       its log (JSON lines, rotated)
 //! <root>/runtime/<id>/                 arca-container's state while it exists in the runtime
+//! <root>/containers/<id>/{hosts,resolv.conf,hostname}  bind-mounted into it (see `network`)
+//! <root>/containers/<id>/net/<net>.json  a CNI attachment: config and ADD result, for DEL
+//! <root>/networks/<name>.conflist      a network (CNI config list); ipam/ its leases
+//! /run/arca/netns/<id>                 a CNI container's network namespace, while it runs
 //! <root>/volumes/<name>/_data         a volume's content (see `volumes`)
 //! <root>/images/catalog.db             the records (`containers` table) beside the images'
 //! <root>/images/snapshots/active/<id>/ the writable snapshot (key = container id)
@@ -24,6 +28,7 @@ pub struct Engine {
     pub(crate) records: Records,
     pub(crate) snapshots: Snapshots,
     pub(crate) runtime: arca_container::store::Store,
+    pub(crate) networks: arca_net::Networks,
 }
 
 impl Engine {
@@ -40,7 +45,16 @@ impl Engine {
             records,
             snapshots,
             runtime,
+            networks: arca_net::Networks::new(
+                &root.join("networks"),
+                arca_net::cni::PluginPath::default(),
+            ),
         })
+    }
+
+    /// Where CNI plugins are looked up (`--cni-plugin-dir`).
+    pub fn set_cni_plugin_path(&mut self, path: arca_net::cni::PluginPath) {
+        self.networks.plugins = path;
     }
 
     pub fn root(&self) -> &Path {

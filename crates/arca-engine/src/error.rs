@@ -43,6 +43,8 @@ pub enum EngineError {
     NoSuchVolume(String),
     #[error("invalid volume name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit (two characters at least)")]
     BadVolumeName(String),
+    #[error(transparent)]
+    Net(#[from] arca_net::NetError),
     #[error("volume {name} is in use by container {containers}: remove the container first, or use volume rm -f")]
     VolumeInUse { name: String, containers: String },
 }

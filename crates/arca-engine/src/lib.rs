@@ -16,6 +16,7 @@
 //! - [`records`]: container records in SQLite, shared by concurrent arca processes.
 //! - [`command`]: the command looked up in the rootfs first (exit 126 / 127 as Docker).
 //! - [`names`]: ids and generated names.
+//! - [`network`]: `--network`, `-p`, `--dns`, hosts files, on `arca-net`'s CNI attachments.
 //! - [`spec`]: the OCI runtime spec of a container, from its image config and `RunConfig`.
 //! - [`volumes`]: named and anonymous volumes (`<root>/volumes/<name>/_data`).
 //! - [`logs`]: container logs as JSON lines (Docker's json-file format), written with
@@ -34,6 +35,7 @@ pub mod logs;
 pub mod manage;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod records;
 pub mod restart;
 pub mod spec;

@@ -59,28 +59,32 @@ impl Engine {
         let id = &rec.id;
         self.mount(rec)?;
         let opts = self.runtime_options(id);
-        let code = if rec.settings.tty {
-            (|| {
-                let console = ConsoleSocket::bind()?;
-                let mut opts = opts.clone();
-                opts.console_socket = Some(console.path.clone());
-                let set = rt::wait::block_signals()?;
-                let st = rt::create(&self.runtime, &opts)?;
-                let master = console.receive()?;
-                self.records.set_running(id, st.pid, None, now())?;
-                rt::start(&self.runtime, id)?;
-                let pid = Pid::from_raw(st.pid);
-                Ok(rt::console_proxy::proxy_until_exit(pid, master, &set)?)
-            })()
-        } else {
-            (|| {
-                let set = rt::wait::block_signals()?;
-                let st = rt::create(&self.runtime, &opts)?;
-                self.records.set_running(id, st.pid, None, now())?;
-                rt::start(&self.runtime, id)?;
-                Ok(rt::wait_forwarding_signals(Pid::from_raw(st.pid), &set)?)
-            })()
-        };
+        let code = self.network_up(rec).and_then(|()| {
+            if rec.settings.tty {
+                (|| {
+                    let console = ConsoleSocket::bind()?;
+                    let mut opts = opts.clone();
+                    opts.console_socket = Some(console.path.clone());
+                    let set = rt::wait::block_signals()?;
+                    let st = rt::create(&self.runtime, &opts)?;
+                    let master = console.receive()?;
+                    self.network_created(rec, st.pid);
+                    self.records.set_running(id, st.pid, None, now())?;
+                    rt::start(&self.runtime, id)?;
+                    let pid = Pid::from_raw(st.pid);
+                    Ok(rt::console_proxy::proxy_until_exit(pid, master, &set)?)
+                })()
+            } else {
+                (|| {
+                    let set = rt::wait::block_signals()?;
+                    let st = rt::create(&self.runtime, &opts)?;
+                    self.network_created(rec, st.pid);
+                    self.records.set_running(id, st.pid, None, now())?;
+                    rt::start(&self.runtime, id)?;
+                    Ok(rt::wait_forwarding_signals(Pid::from_raw(st.pid), &set)?)
+                })()
+            }
+        });
         // Also after a failed start: its runtime state and mount go, and --rm removes it.
         self.finish(rec, code.as_ref().ok().copied())?;
         code
@@ -89,6 +93,7 @@ impl Engine {
     /// After the container ended: its exit recorded, its runtime state and mount gone, and
     /// with `--rm`, everything.
     fn finish(&self, rec: &Record, code: Option<i32>) -> Result<(), EngineError> {
+        self.network_down(&rec.id);
         if rec.settings.auto_remove {
             let r = self.cleanup(&rec.id);
             self.remove_anonymous_volumes(&rec.settings);
@@ -148,6 +153,7 @@ impl Engine {
             Err(e) => {
                 let _ = writeln!(ready, "error {e}");
                 let _ = self.records.set_exited(id, None, now());
+                self.network_down(id);
                 self.unmount(id);
                 return Err(e);
             }
@@ -244,6 +250,7 @@ impl Engine {
     fn start_monitored(&self, rec: &Record) -> Result<Started, EngineError> {
         let id = &rec.id;
         self.mount(rec)?;
+        self.network_up(rec)?;
         let mut opts = self.runtime_options(id);
         let devnull = std::fs::OpenOptions::new()
             .read(true)
@@ -276,6 +283,7 @@ impl Engine {
         rustix::stdio::dup2_stdout(&devnull).map_err(sys("dup2"))?;
         rustix::stdio::dup2_stderr(&devnull).map_err(sys("dup2"))?;
         let st = created?;
+        self.network_created(rec, st.pid);
         if let Some(c) = console {
             outputs.push((c.receive()?, Stream::Stdout));
         }

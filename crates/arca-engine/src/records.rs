@@ -91,6 +91,9 @@ pub struct Settings {
     /// Anonymous volumes made for it (`rm -v` and `--rm` remove them).
     #[serde(default)]
     pub anonymous_volumes: Vec<String>,
+    /// `--network`, `-p`, `--dns*`, `--add-host`.
+    #[serde(default)]
+    pub network: crate::network::NetworkSettings,
 }
 
 /// One container.
@@ -240,6 +243,18 @@ impl Records {
             }
             Err(e) => Err(self.db()(e)),
         }
+    }
+
+    /// Replaces the settings of container `id` (`network connect`/`disconnect`).
+    pub fn set_settings(&self, id: &str, settings: &Settings) -> Result<(), RecordError> {
+        let text = serde_json::to_string(settings).unwrap_or_default();
+        self.conn
+            .execute(
+                "UPDATE containers SET settings = ?2 WHERE id = ?1",
+                params![id, text],
+            )
+            .map_err(self.db())?;
+        Ok(())
     }
 
     pub fn remove(&self, id: &str) -> Result<bool, RecordError> {

@@ -125,13 +125,15 @@ pub fn clean_destination(dest: &str) -> String {
     mounts::clean(dest)
 }
 
-/// The container's network. Until CNI lands a container either has its own network namespace
-/// with only `lo` (Docker's `--network none`) or shares the host's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The container's network namespace: a new one made by the runtime (`--network none`, `lo`
+/// only), the host's, or one that exists already (made and wired by CNI before the container
+/// is created, or another container's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Network {
     #[default]
     None,
     Host,
+    Join(PathBuf),
 }
 
 /// The parent of every container's cgroup: `/arca/<id>` keeps arca's containers together and
@@ -180,7 +182,7 @@ pub fn build(
     });
 
     let mut linux = Linux::default();
-    linux.set_namespaces(Some(namespaces(run.network)));
+    linux.set_namespaces(Some(namespaces(&run.network)));
     linux.set_cgroups_path(Some(PathBuf::from(format!("{CGROUP_PARENT}/{id}"))));
     let devices = devices::devices(run)?;
     linux.set_devices(Some(devices.nodes).filter(|d| !d.is_empty()));
@@ -202,7 +204,7 @@ pub fn build(
 
 /// Docker's namespaces: all but user and time, the cgroup one included (cgroup v2's default
 /// "private" cgroupns), network unless shared with the host.
-fn namespaces(network: Network) -> Vec<LinuxNamespace> {
+fn namespaces(network: &Network) -> Vec<LinuxNamespace> {
     let mut kinds = vec![
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Ipc,
@@ -210,7 +212,7 @@ fn namespaces(network: Network) -> Vec<LinuxNamespace> {
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Cgroup,
     ];
-    if network == Network::None {
+    if *network != Network::Host {
         kinds.insert(1, LinuxNamespaceType::Network);
     }
     kinds
@@ -218,6 +220,9 @@ fn namespaces(network: Network) -> Vec<LinuxNamespace> {
         .map(|t| {
             let mut ns = LinuxNamespace::default();
             ns.set_typ(t);
+            if let (LinuxNamespaceType::Network, Network::Join(path)) = (t, network) {
+                ns.set_path(Some(path.clone()));
+            }
             ns
         })
         .collect()

@@ -9,6 +9,7 @@ pub mod bpf;
 pub mod clone;
 pub mod fd;
 pub mod mount;
+pub mod net;
 pub mod process;
 pub mod seccomp;
 pub mod signal;

@@ -6,9 +6,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod containers;
 mod cp;
+mod networks;
 mod volumes;
 pub use containers::{ExecArgs, InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
 pub use cp::CpArgs;
+pub use networks::NetworkCommand;
 pub use volumes::VolumeCommand;
 
 #[derive(Debug, Parser)]
@@ -28,6 +30,9 @@ pub struct Cli {
     /// fixed when the store is first used
     #[arg(long, global = true, value_parser = ["overlay", "overlay2", "copy", "vfs"])]
     pub storage_driver: Option<String>,
+    /// Where CNI plugins are (colon-separated; default /usr/lib/cni:/opt/cni/bin)
+    #[arg(long, global = true)]
+    pub cni_plugin_dir: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -154,6 +159,15 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks (CNI)
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List a container's published ports, or the host address of one
+    Port {
+        container: String,
+        /// PORT[/PROTO]
+        port: Option<String>,
+    },
     /// Copy files between a container and the host (or a tar stream on stdin/stdout)
     Cp(CpArgs),
     /// The monitor of a detached container (started by `run -d` and `start`)

@@ -53,7 +53,7 @@ fn main() {
 fn verb(args: impl Iterator<Item = String>) -> String {
     let mut args = args.peekable();
     while let Some(a) = args.next() {
-        if a == "--root" || a == "--storage-driver" {
+        if a == "--root" || a == "--storage-driver" || a == "--cni-plugin-dir" {
             args.next();
         } else if !a.starts_with('-') {
             return a;

@@ -161,9 +161,8 @@ fn twenty_parallel_detached_runs_lose_nothing() {
     let e = Engine::new();
     let children: Vec<_> = (0..20)
         .map(|_| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_arca"))
-                .arg("--root")
-                .arg(e.root())
+            e.env
+                .arca_cmd()
                 .args(["run", "-d", IMAGE, "sleep", "30"])
                 .output_async()
         })
@@ -255,14 +254,10 @@ fn through_pty(e: &Engine, cmd: &str, input: &str) -> (String, i32) {
 #[test]
 fn run_and_exec_with_a_terminal() {
     let e = Engine::new();
-    let arca = env!("CARGO_BIN_EXE_arca");
-    let root = e.root();
+    let arca = e.env.arca_shell();
     let (out, status) = through_pty(
         &e,
-        &format!(
-            "{arca} --root {} run --rm -it --name tty {IMAGE} sh",
-            root.display()
-        ),
+        &format!("{arca} run --rm -it --name tty {IMAGE} sh"),
         "echo $((6*7)); tty; exit 3\n",
     );
     assert_eq!(status, 3, "{out}");
@@ -275,7 +270,7 @@ fn run_and_exec_with_a_terminal() {
     e.ok(&["run", "-d", "--name", "host", IMAGE, "sleep", "60"]);
     let (out, status) = through_pty(
         &e,
-        &format!("{arca} --root {} exec -it host sh", root.display()),
+        &format!("{arca} exec -it host sh"),
         "tty; echo in-$((2+3)); exit 4\n",
     );
     assert_eq!(status, 4, "{out}");
@@ -489,7 +484,7 @@ fn pull_from_a_docker_archive_and_run() {
     let e = Engine::new();
     let tar = e.env.path().join("bb.tar");
     e.ok(&["save", "-o", tar.to_str().unwrap(), IMAGE]);
-    let other = common::Env::new();
+    let other = common::Env::with_netns();
     let out = other.ok(&["pull", &format!("docker-archive:{}", tar.display())]);
     assert!(out.contains("manifest sha256:"), "{out}");
     assert!(other.ok(&["images"]).contains("arca-busybox"));

@@ -195,9 +195,9 @@ fn tar_streams_on_stdin_and_stdout() {
         .output()
         .unwrap();
     assert!(tar.status.success());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arca"))
-        .arg("--root")
-        .arg(e.root())
+    let mut child = e
+        .env
+        .arca_cmd()
         .args(["cp", "-a", "-", "t:/tmp"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

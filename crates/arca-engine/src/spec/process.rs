@@ -124,7 +124,7 @@ pub(super) fn hostname(run: &RunConfig, id: &str) -> Result<String, SpecError> {
                 .nodename()
                 .to_string_lossy()
                 .into_owned(),
-            Network::None => id.chars().take(12).collect(),
+            Network::None | Network::Join(_) => id.chars().take(12).collect(),
         });
     };
     // Linux takes any bytes; Docker's rule is kept to what resolvers and shells cope with.

@@ -93,9 +93,28 @@ pub struct RunArgs {
     /// Start period during which failures do not count (default 0s)
     #[arg(long)]
     pub health_start_period: Option<String>,
-    /// Network: none (a network namespace with only lo; the default until CNI networking) or host
-    #[arg(long, default_value = "none")]
-    pub network: String,
+    /// Network: bridge (the default network, NAT), none (only lo), host, container:NAME, or a
+    /// network's name; repeat to join several CNI networks
+    #[arg(long, visible_alias = "net")]
+    pub network: Vec<String>,
+    /// Publish a port ([IP:][HOST-PORT:]CONTAINER-PORT[/PROTO]; ranges as 8000-8001)
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes, on free host ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// DNS server for the container's resolv.conf
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// DNS search domain
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// DNS resolver option (ndots:2, …)
+    #[arg(long, visible_alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a line to /etc/hosts (NAME:IP)
+    #[arg(long)]
+    pub add_host: Vec<String>,
     /// Platform of the image to pull if missing (os/arch[/variant])
     #[arg(long)]
     pub platform: Option<String>,

@@ -2,8 +2,9 @@
 //! common ones.
 
 use anyhow::Result;
-use arca_engine::{Engine, Status};
-use serde_json::json;
+use arca_engine::network::NetworkMode;
+use arca_engine::{Engine, Record, Status};
+use serde_json::{json, Value};
 
 pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
     let mut out = Vec::new();
@@ -54,13 +55,70 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
             "HostConfig": {
                 "AutoRemove": r.settings.auto_remove,
                 "RestartPolicy": r.settings.restart,
+                "NetworkMode": network_mode(&r.settings.network.mode),
+                "Dns": r.settings.network.dns,
+                "DnsSearch": r.settings.network.dns_search,
+                "DnsOptions": r.settings.network.dns_options,
+                "ExtraHosts": r.settings.network.add_hosts.iter().map(|(n, ip)| format!("{n}:{ip}")).collect::<Vec<_>>(),
             },
+            "NetworkSettings": network_settings(engine, &r),
             "LogPath": engine.log_path(&r.id),
             "Rootfs": engine.rootfs(&r.id),
         }));
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(0)
+}
+
+fn network_mode(mode: &NetworkMode) -> String {
+    match mode {
+        NetworkMode::None => "none".into(),
+        NetworkMode::Host => "host".into(),
+        NetworkMode::Container(id) => format!("container:{id}"),
+        NetworkMode::Cni(names) => names.first().cloned().unwrap_or_else(|| "none".into()),
+    }
+}
+
+/// Docker's `NetworkSettings`: the first network's address at the top, each network's below,
+/// and the published ports as `{"80/tcp": [{"HostIp", "HostPort"}]}`.
+fn network_settings(engine: &Engine, r: &Record) -> Value {
+    let attachments = engine.attachments(&r.id);
+    let mut networks = serde_json::Map::new();
+    for a in &attachments {
+        let p = a.primary();
+        networks.insert(
+            a.network.clone(),
+            json!({
+                "IPAddress": p.as_ref().map(|p| p.ip.to_string()).unwrap_or_default(),
+                "IPPrefixLen": p.as_ref().map_or(0, |p| p.prefix),
+                "Gateway": p.as_ref().and_then(|p| p.gateway).map(|g| g.to_string()).unwrap_or_default(),
+                "Interface": a.ifname,
+            }),
+        );
+    }
+    let mut ports = serde_json::Map::new();
+    for m in engine.published_ports(r) {
+        let key = format!("{}/{}", m.container_port, m.protocol.as_str());
+        let binding = json!({
+            "HostIp": m.host_ip.map_or("0.0.0.0".to_owned(), |i| i.to_string()),
+            "HostPort": m.host_port.to_string(),
+        });
+        match ports.get_mut(&key).and_then(Value::as_array_mut) {
+            Some(list) => list.push(binding),
+            None => {
+                ports.insert(key, json!([binding]));
+            }
+        }
+    }
+    let first = attachments.first().and_then(|a| a.primary());
+    json!({
+        "IPAddress": first.as_ref().map(|p| p.ip.to_string()).unwrap_or_default(),
+        "IPPrefixLen": first.as_ref().map_or(0, |p| p.prefix),
+        "Gateway": first.as_ref().and_then(|p| p.gateway).map(|g| g.to_string()).unwrap_or_default(),
+        "SandboxKey": attachments.first().map(|a| a.netns.clone()),
+        "Ports": ports,
+        "Networks": networks,
+    })
 }
 
 /// Seconds since the epoch as RFC 3339 UTC, as Docker shows times.

@@ -14,6 +14,7 @@ mod login;
 mod logs;
 mod manage;
 mod monitor;
+mod network;
 mod ps;
 mod pull;
 mod push;
@@ -62,10 +63,13 @@ impl ImageState {
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let state = || ImageState::open(&cli.root, cli.storage_driver.as_deref());
-    let engine = || -> Result<Engine> {
-        let s = state()?;
-        Ok(Engine::open(&cli.root, s.snapshots)?)
+    let cni = arca_net::cni::PluginPath::from_list(cli.cni_plugin_dir.as_deref());
+    let open_engine = |snapshots: Snapshots| -> Result<Engine> {
+        let mut e = Engine::open(&cli.root, snapshots)?;
+        e.set_cni_plugin_path(cni.clone());
+        Ok(e)
     };
+    let engine = || -> Result<Engine> { open_engine(state()?.snapshots) };
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&mut state()?, &a),
         Command::Push(a) => push::push(&state()?, &a),
@@ -87,12 +91,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::System(SystemCommand::Df(a)) => system::df(&state()?, &a),
         Command::Run(a) => {
             let mut s = state()?;
-            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            let engine = open_engine(s.snapshots.clone())?;
             run::run(&mut s, &engine, &a)
         }
         Command::Create(a) => {
             let mut s = state()?;
-            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            let engine = open_engine(s.snapshots.clone())?;
             run::create(&mut s, &engine, &a)
         }
         Command::Start { containers } => run::start(&engine()?, &containers),
@@ -129,6 +133,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => rm::rm(&engine()?, force, volumes, &containers),
         Command::Inspect(a) => container_inspect::inspect(&engine()?, &a.containers),
         Command::Volume(v) => volume::volume(&engine()?, &v),
+        Command::Network(n) => network::network(&engine()?, &n),
+        Command::Port { container, port } => network::port(&engine()?, &container, port.as_deref()),
         Command::Cp(a) => cp::cp(&engine()?, &a),
         Command::Monitor { id } => monitor::monitor(&engine()?, &id),
     }

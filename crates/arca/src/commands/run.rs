@@ -111,8 +111,11 @@ fn create_container(
         keep_mounted,
     };
     volumes.record(&mut req.settings);
+    req.settings.network = super::network::settings(engine, a, &config)?;
+    let net = req.settings.network.clone();
     let rec = engine.create(req, |rootfs, id| {
         engine.populate_volumes(&volumes, rootfs)?;
+        run.network = engine.spec_network(id, &net)?;
         spec::build(&config, rootfs, id, &run)
             .map_err(|e| arca_engine::EngineError::Spec(e.to_string()))
     });
@@ -220,13 +223,8 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
         ulimits: a.ulimit.clone(),
         devices: a.device.clone(),
         mounts,
-        network: match a.network.as_str() {
-            "none" => spec::Network::None,
-            "host" => spec::Network::Host,
-            other => bail!(
-                "--network {other:?}: only none and host for now (bridge networks come with CNI)"
-            ),
-        },
+        // Set per container by the engine (a CNI namespace is named by the id).
+        network: spec::Network::None,
         labels,
     })
 }

@@ -119,7 +119,7 @@ fn inspect(v: &Volume) -> Value {
 }
 
 /// Runs `f` on each name, reporting failures on stderr; exit 1 if any failed.
-fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
+pub(super) fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
     let mut failed = false;
     for n in names {
         if let Err(e) = f(n) {

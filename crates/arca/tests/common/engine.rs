@@ -1,6 +1,7 @@
 //! Real containers from the busybox image (built from Debian's busybox-static by
 //! scripts/busybox-image.sh, loaded with `arca load`), run as root: a scratch root per test
-//! whose containers and mounts are removed when it ends, even on failure.
+//! whose containers and mounts are removed when it ends, even on failure. arca runs in a
+//! network namespace of the test's own (see `Netns`), so its networks never touch the host's.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -49,7 +50,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new() -> Engine {
-        let env = Env::new();
+        let env = Env::with_netns();
         env.ok(&["load", "-q", "-i", image_tar().to_str().unwrap()]);
         Engine { env }
     }

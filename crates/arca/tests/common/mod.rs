@@ -17,14 +17,123 @@ pub mod registry;
 /// The busybox image and a root with it loaded, for container tests.
 pub mod engine;
 
+/// A network namespace of the test's own (`ip netns add`), removed when dropped: container
+/// tests run arca in one, so the bridges, veths and firewall rules of its networks never touch
+/// the host's.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new() -> Netns {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "arca-t{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let ok = |args: &[&str]| {
+            let o = Command::new("ip")
+                .args(args)
+                .output()
+                .expect("ip (iproute2)");
+            assert!(
+                o.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        ok(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ok(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `program` to be run inside the namespace (network only: the mount namespace is the
+    /// host's, so container mounts are where the test looks for them).
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.name))
+            .arg(program);
+        c
+    }
+
+    /// The same as a shell prefix (for `script -c`).
+    pub fn prefix(&self) -> String {
+        format!("nsenter --net=/run/netns/{}", self.name)
+    }
+
+    /// `program args` in the namespace; its stdout (it must succeed).
+    pub fn run(&self, program: &str, args: &[&str]) -> String {
+        let o = self.command(program).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{program} {args:?} in netns {}: {}",
+            self.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// Where arca runs, for container tests (see [`Netns`]); `None`: the host's namespace (the
+    /// image tests reach a registry on the host's loopback).
+    pub netns: Option<Netns>,
 }
 
 impl Env {
     pub fn new() -> Env {
         Env {
             dir: tempfile::tempdir().unwrap(),
+            netns: None,
+        }
+    }
+
+    /// A root whose arca runs in a network namespace of its own.
+    pub fn with_netns() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            netns: Some(Netns::new()),
+        }
+    }
+
+    /// `arca --root ROOT` as the tests run it (in the test's namespace, with its own
+    /// credentials and registries.conf), to be given arguments.
+    pub fn arca_cmd(&self) -> Command {
+        let exe = env!("CARGO_BIN_EXE_arca");
+        let mut c = match &self.netns {
+            Some(ns) => ns.command(exe),
+            None => Command::new(exe),
+        };
+        c.arg("--root")
+            .arg(self.path().join("root"))
+            // Stored logins are the test's own: never the host's Podman or Docker files.
+            .env("REGISTRY_AUTH_FILE", self.path().join("auth.json"))
+            .env("DOCKER_CONFIG", self.path().join("docker"))
+            // Nor the host's registries.conf (mirrors, blocked registries): an empty one.
+            .env("ARCA_REGISTRIES_CONF", "/dev/null")
+            .current_dir(self.path());
+        c
+    }
+
+    /// `arca --root ROOT` as a shell command line (for `script -c`).
+    pub fn arca_shell(&self) -> String {
+        let exe = env!("CARGO_BIN_EXE_arca");
+        let root = self.path().join("root");
+        match &self.netns {
+            Some(ns) => format!("{} {exe} --root {}", ns.prefix(), root.display()),
+            None => format!("{exe} --root {}", root.display()),
         }
     }
 
@@ -38,17 +147,9 @@ impl Env {
 
     /// `arca ARGS` with extra environment variables.
     pub fn arca_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_arca"))
-            .arg("--root")
-            .arg(self.path().join("root"))
+        self.arca_cmd()
             .args(args)
-            // Stored logins are the test's own: never the host's Podman or Docker files.
-            .env("REGISTRY_AUTH_FILE", self.path().join("auth.json"))
-            .env("DOCKER_CONFIG", self.path().join("docker"))
-            // Nor the host's registries.conf (mirrors, blocked registries): an empty one.
-            .env("ARCA_REGISTRIES_CONF", "/dev/null")
             .envs(env.iter().copied())
-            .current_dir(self.path())
             .output()
             .unwrap()
     }
