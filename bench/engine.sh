@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench/engine.sh — the engine's everyday cost, side by side in one hyperfine run:
-#   arca run --rm arca-busybox true          (image → snapshot → spec → runtime in-process)
+#   arca run --rm --network none arca-busybox true   (image → snapshot → spec → runtime
+#     in-process; networks are bench/network.sh's)
 #   podman run --rm --runtime crun --network none arca-busybox true   (same image; with
 #     --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 because podman's defaults, 2^20 and
 #     2^22, need CAP_SYS_RESOURCE, which a sandboxed root may lack: crun then fails with
@@ -64,7 +65,7 @@ podman --root "$work/podman" --runroot "$work/podman-run" load -q -i "$work/imag
 } >"$OUT/env.txt"
 
 hyperfine --warmup 5 --runs "$RUNS" --style basic --export-json "$OUT/run.json" \
-	--command-name "arca run --rm" "$arca --root $work/arca run --rm arca-busybox true" \
+	--command-name "arca run --rm" "$arca --root $work/arca run --rm --network none arca-busybox true" \
 	--command-name "crun run (bare bundle)" "crun run --bundle $work/bundle arca-bench-run-\$\$" \
 	--command-name "podman run --rm (crun)" \
 	"podman --root $work/podman --runroot $work/podman-run run --rm --runtime crun --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 arca-busybox true" \
@@ -72,7 +73,7 @@ hyperfine --warmup 5 --runs "$RUNS" --style basic --export-json "$OUT/run.json" 
 
 # Density: N detached sleepers one after another, the wall time of the whole loop.
 start=$(date +%s.%N)
-for i in $(seq "$N"); do "$arca" --root "$work/arca" run -d arca-busybox sleep 60 >/dev/null; done
+for i in $(seq "$N"); do "$arca" --root "$work/arca" run -d --network none arca-busybox sleep 60 >/dev/null; done
 arca_n=$(echo "$(date +%s.%N) - $start" | bc)
 start=$(date +%s.%N)
 for i in $(seq "$N"); do

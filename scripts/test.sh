@@ -34,6 +34,8 @@ PACKAGES=(
 	containernetworking-plugins
 	iptables
 	curl
+	# user-mode networking (--network pasta)
+	passt
 	runc
 	containerd
 	podman

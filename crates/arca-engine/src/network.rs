@@ -11,6 +11,9 @@
 //! - when it ends (and on `rm`, for a container whose monitor died), every attachment is torn
 //!   down with DEL from its cache and the namespace goes.
 //!
+//! `--network pasta` is the same namespace given user-mode networking by pasta instead of CNI
+//! (see `arca_net::pasta`): what a rootless container gets, usable by root too.
+//!
 //! On user networks (every CNI network but the default, as on Docker) containers reach each
 //! other by name: each one's `/etc/hosts` lists its peers, rewritten in place as they come and
 //! go, under `<root>/networks/.hosts.lock`. No DNS server, no daemon.
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 use arca_net::attachment::{self, Attachment};
 use arca_net::hosts::{self, Dns, Hosts};
 use arca_net::netns;
+use arca_net::pasta::{self, PastaState};
 use arca_net::ports::PortMapping;
 use oci_spec::runtime::{LinuxNamespaceType, Mount as OciMount, Spec};
 use serde::{Deserialize, Serialize};
@@ -42,6 +46,8 @@ pub enum NetworkMode {
     Container(String),
     /// CNI networks by name (`eth0` on the first). Empty after disconnecting from all.
     Cni(Vec<String>),
+    /// User-mode networking by pasta, with these extra pasta options.
+    Pasta(Vec<String>),
 }
 
 /// The network flags a container keeps (in its record).
@@ -68,6 +74,9 @@ const FILES: [(&str, &str); 3] = [
     ("hostname", "/etc/hostname"),
 ];
 
+/// A running pasta's pid and ports, in the container's `net/` directory.
+const PASTA_STATE: &str = "pasta.json";
+
 /// The interface of the `n`th network.
 fn ifname(n: usize) -> String {
     format!("eth{n}")
@@ -88,7 +97,9 @@ impl Engine {
         Ok(match &net.mode {
             NetworkMode::None => crate::spec::Network::None,
             NetworkMode::Host => crate::spec::Network::Host,
-            NetworkMode::Cni(_) => crate::spec::Network::Join(netns::path_for(id)),
+            NetworkMode::Cni(_) | NetworkMode::Pasta(_) => {
+                crate::spec::Network::Join(netns::path_for(id))
+            }
             NetworkMode::Container(other) => crate::spec::Network::Join(self.netns_of(other)?),
         })
     }
@@ -169,6 +180,7 @@ impl Engine {
         match &rec.settings.network.mode {
             NetworkMode::None | NetworkMode::Host => Ok(()),
             NetworkMode::Container(other) => self.share_network(rec, other),
+            NetworkMode::Pasta(options) => self.pasta_up(rec, options),
             NetworkMode::Cni(names) => {
                 let ns = netns::path_for(&rec.id);
                 let state = self.net_dir(&rec.id);
@@ -189,6 +201,47 @@ impl Engine {
                 Ok(())
             }
         }
+    }
+
+    /// `--network pasta`: a namespace of its own, given the host's addresses by pasta (kept
+    /// across restarts while pasta runs).
+    fn pasta_up(&self, rec: &Record, options: &[String]) -> Result<(), EngineError> {
+        let ns = netns::path_for(&rec.id);
+        let state = self.net_dir(&rec.id);
+        if ns.exists()
+            && self
+                .pasta_state(&rec.id)
+                .is_some_and(|p| crate::container::alive(p.pid))
+        {
+            return Ok(());
+        }
+        self.network_down(&rec.id);
+        netns::create(&ns)?;
+        let started = std::fs::create_dir_all(&state)
+            .map_err(|e| EngineError::io("create", &state, e))
+            .and_then(|()| {
+                Ok(pasta::start(
+                    &ns,
+                    &rec.settings.network.ports,
+                    options,
+                    &state.join("pasta.pid"),
+                )?)
+            })
+            .and_then(|p| {
+                let file = state.join(PASTA_STATE);
+                let text = serde_json::to_vec(&p).map_err(|e| EngineError::Spec(e.to_string()))?;
+                std::fs::write(&file, text).map_err(|e| EngineError::io("write", &file, e))
+            });
+        if let Err(e) = started {
+            self.network_down(&rec.id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn pasta_state(&self, id: &str) -> Option<PastaState> {
+        let bytes = std::fs::read(self.net_dir(id).join(PASTA_STATE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Attaches `rec` (whose namespace exists) to network `name` as `ifname`; published ports
@@ -271,6 +324,10 @@ impl Engine {
                 dns_networks.push(a.network.clone());
             }
         }
+        if let Some(p) = self.pasta_state(id) {
+            pasta::stop(p.pid);
+            let _ = std::fs::remove_file(state.join(PASTA_STATE));
+        }
         if let Err(e) = netns::remove(&netns::path_for(id)) {
             tracing::warn!("container {id}: {e}");
         }
@@ -286,6 +343,9 @@ impl Engine {
 
     /// The ports published now (host ports drawn), else as asked.
     pub fn published_ports(&self, rec: &Record) -> Vec<PortMapping> {
+        if let Some(p) = self.pasta_state(&rec.id) {
+            return p.ports;
+        }
         self.attachments(&rec.id)
             .into_iter()
             .find(|a| !a.ports.is_empty())

@@ -7,6 +7,7 @@
 //! - [`networks`]: arca's networks (config lists under `<root>/networks/`), the default one.
 //! - [`attachment`]: a container on a network: ADD, the cached result, DEL.
 //! - [`netns`]: persistent network namespaces, `lo` up.
+//! - [`pasta`]: user-mode networking (no bridge, no privilege) through pasta.
 //! - [`subnet`]: IPv4 subnets, picking one that collides with nothing.
 //! - [`ports`]: `-p`/`-P` and the `portMappings` capability.
 //! - [`hosts`]: `/etc/hosts` and `/etc/resolv.conf`.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod hosts;
 pub mod netns;
 pub mod networks;
+pub mod pasta;
 pub mod ports;
 pub mod subnet;
 

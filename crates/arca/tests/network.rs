@@ -476,3 +476,128 @@ fn rm_tears_down_the_network_of_a_container_whose_monitor_died() {
     });
     remove_all_and_check(&e);
 }
+
+#[test]
+fn pasta_gives_user_mode_networking_and_forwards_ports() {
+    let e = Engine::new();
+    let ns = netns(&e);
+    // pasta copies the host's address and routes into the container: the test's namespace
+    // gets an interface with an address and a default route to copy.
+    ns.run(
+        "ip",
+        &[
+            "link", "add", "ext0", "type", "veth", "peer", "name", "ext1",
+        ],
+    );
+    ns.run("ip", &["addr", "add", "192.0.2.1/24", "dev", "ext0"]);
+    ns.run("ip", &["link", "set", "ext0", "up"]);
+    ns.run("ip", &["link", "set", "ext1", "up"]);
+    ns.run("ip", &["route", "add", "default", "via", "192.0.2.254"]);
+    let id = e
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "p",
+            "--network",
+            "pasta",
+            "-p",
+            "18095:80",
+            IMAGE,
+            "sh",
+            "-c",
+            &httpd("via-pasta"),
+        ])
+        .trim()
+        .to_owned();
+    assert_eq!(curl(&e, "http://127.0.0.1:18095/"), "via-pasta");
+    assert_eq!(curl(&e, "http://192.0.2.1:18095/"), "via-pasta");
+    let inside = e.ok(&["exec", "p", "ip", "-4", "-o", "addr"]);
+    assert!(inside.contains("inet 192.0.2.1/24"), "{inside}");
+    assert_eq!(e.ok(&["port", "p"]), "80/tcp -> 0.0.0.0:18095\n");
+    assert_eq!(e.inspect("p")["HostConfig"]["NetworkMode"], "pasta");
+    let pid = std::fs::read_to_string(e.root().join(format!("containers/{id}/net/pasta.pid")))
+        .unwrap()
+        .trim()
+        .to_owned();
+    e.ok(&["rm", "-f", "p"]);
+    e.eventually("pasta to exit", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |s| s.split_whitespace().nth(2) == Some("Z"))
+    });
+    ns.run("ip", &["link", "del", "ext0"]);
+    remove_all_and_check(&e);
+}
+
+#[test]
+fn publish_all_maps_the_images_exposed_ports() {
+    let e = Engine::new();
+    e.ok(&["create", "--name", "src", IMAGE, "true"]);
+    let tar = e.env.path().join("src.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "src"]);
+    e.ok(&[
+        "import",
+        "--change",
+        "EXPOSE 80",
+        tar.to_str().unwrap(),
+        "exposed:1",
+    ]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-P",
+        "exposed:1",
+        "sh",
+        "-c",
+        &httpd("exposed"),
+    ]);
+    let port = e.ok(&["port", "web", "80/tcp"]);
+    let port = port.trim();
+    assert!(
+        port.starts_with("0.0.0.0:") && !port.ends_with(":0"),
+        "{port}"
+    );
+    let host_port = port.rsplit(':').next().unwrap();
+    assert_eq!(
+        curl(&e, &format!("http://127.0.0.1:{host_port}/")),
+        "exposed"
+    );
+    let bindings = e.inspect("web")["NetworkSettings"]["Ports"]["80/tcp"].clone();
+    assert_eq!(bindings[0]["HostPort"], host_port, "{bindings}");
+    remove_all_and_check(&e);
+}
+
+#[test]
+fn a_restarted_container_keeps_its_network_and_it_goes_when_it_ends() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r",
+        "--restart",
+        "on-failure:2",
+        IMAGE,
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0; exit 3",
+    ]);
+    e.eventually("the third run to end", || {
+        let s = e.inspect("r");
+        s["State"]["Status"] == "exited" && s["RestartCount"] == 2
+    });
+    let logs = e.ok(&["logs", "r"]);
+    let addrs: Vec<&str> = logs
+        .lines()
+        .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1))
+        .collect();
+    assert_eq!(addrs.len(), 3, "{logs}");
+    assert!(addrs.iter().all(|a| *a == addrs[0]), "{logs}");
+    // Exited for good: its network is already torn down, before any rm.
+    let id = e.inspect("r")["Id"].as_str().unwrap().to_owned();
+    let left = leftovers(&e, &[id]);
+    assert!(left.is_empty(), "{left:#?}");
+    remove_all_and_check(&e);
+}

@@ -93,8 +93,9 @@ pub struct RunArgs {
     /// Start period during which failures do not count (default 0s)
     #[arg(long)]
     pub health_start_period: Option<String>,
-    /// Network: bridge (the default network, NAT), none (only lo), host, container:NAME, or a
-    /// network's name; repeat to join several CNI networks
+    /// Network: bridge (the default network, NAT), none (only lo), host, container:NAME,
+    /// pasta[:OPTIONS] (user-mode, no privileges), or a network's name; repeat to join several
+    /// CNI networks
     #[arg(long, visible_alias = "net")]
     pub network: Vec<String>,
     /// Publish a port ([IP:][HOST-PORT:]CONTAINER-PORT[/PROTO]; ranges as 8000-8001)

@@ -76,6 +76,7 @@ fn network_mode(mode: &NetworkMode) -> String {
         NetworkMode::Host => "host".into(),
         NetworkMode::Container(id) => format!("container:{id}"),
         NetworkMode::Cni(names) => names.first().cloned().unwrap_or_else(|| "none".into()),
+        NetworkMode::Pasta(_) => "pasta".into(),
     }
 }
 

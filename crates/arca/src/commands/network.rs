@@ -44,7 +44,7 @@ pub fn settings(
     }
     if !ports.is_empty() {
         match mode {
-            NetworkMode::Cni(_) => {}
+            NetworkMode::Cni(_) | NetworkMode::Pasta(_) => {}
             NetworkMode::Host => {
                 eprintln!("arca: warning: published ports are discarded with --network host");
                 ports.clear();
@@ -79,7 +79,12 @@ pub fn settings(
 
 /// `--network`: none of them means the default network.
 fn mode(engine: &Engine, flags: &[String]) -> Result<NetworkMode> {
-    let special = |f: &str| f == "none" || f == "host" || f.starts_with("container:");
+    let special = |f: &str| {
+        f == "none"
+            || f == "host"
+            || f.starts_with("container:")
+            || f.split(':').next() == Some("pasta")
+    };
     if flags.len() > 1 && flags.iter().any(|f| special(f)) {
         bail!("--network: none, host and container: cannot be combined with other networks");
     }
@@ -89,6 +94,19 @@ fn mode(engine: &Engine, flags: &[String]) -> Result<NetworkMode> {
         }
         Some("none") => NetworkMode::None,
         Some("host") => NetworkMode::Host,
+        Some(p) if p.split(':').next() == Some("pasta") => NetworkMode::Pasta(
+            p.split_once(':')
+                .map(|(_, o)| {
+                    o.split(',')
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        Some("slirp4netns") => bail!(
+            "--network slirp4netns: not supported; use --network pasta (user-mode networking)"
+        ),
         Some(c) if c.starts_with("container:") => {
             let other = engine.find(&c["container:".len()..])?;
             NetworkMode::Container(other.id)
