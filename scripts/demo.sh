@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # arca's main job on a built-in default: build a busybox image from Debian's busybox-static,
 # load it into arca's image store (verified blob by blob, unpacked into a snapshot), list it,
-# and run a container from it with `arca run` (no daemon: the OCI runtime runs in-process).
+# and run a container from it with `arca run` (no daemon: the OCI runtime runs in-process),
+# detached, and serving HTTP on a published port of the default (CNI bridge) network.
 # Then the same root filesystem as a plain OCI bundle under `arca-runtime`, runc's command line.
 #
 #   scripts/demo.sh [COMMAND...]      default: a shell line that shows what the container sees
@@ -41,6 +42,13 @@ sleep 0.3
 "$arca" --root "$work/store" stop demo >/dev/null
 "$arca" --root "$work/store" ps -a
 "$arca" --root "$work/store" rm demo >/dev/null
+
+echo "== arca run -d -p 127.0.0.1::80 (the default network: CNI bridge, NAT, a published port)"
+"$arca" --root "$work/store" run -d --name web -p 127.0.0.1::80 arca-busybox sh -c 'mkdir -p /www && echo "hello over the network from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+hostport=$("$arca" --root "$work/store" port web 80)
+echo "arca port web 80: $hostport"
+for _ in $(seq 50); do busybox wget -qO- "http://$hostport/" 2>/dev/null && break; sleep 0.1; done
+"$arca" --root "$work/store" rm -f web >/dev/null
 
 echo "== arca-runtime run (an OCI bundle, runc's command line)"
 scripts/busybox-bundle.sh "$work/bundle" "$@" >/dev/null

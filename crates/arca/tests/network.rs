@@ -515,6 +515,11 @@ fn pasta_gives_user_mode_networking_and_forwards_ports() {
     let inside = e.ok(&["exec", "p", "ip", "-4", "-o", "addr"]);
     assert!(inside.contains("inet 192.0.2.1/24"), "{inside}");
     assert_eq!(e.ok(&["port", "p"]), "80/tcp -> 0.0.0.0:18095\n");
+    assert!(
+        e.ok(&["ps"]).contains("0.0.0.0:18095->80/tcp"),
+        "{}",
+        e.ok(&["ps"])
+    );
     assert_eq!(e.inspect("p")["HostConfig"]["NetworkMode"], "pasta");
     let pid = std::fs::read_to_string(e.root().join(format!("containers/{id}/net/pasta.pid")))
         .unwrap()

@@ -33,7 +33,11 @@ pub fn ps(engine: &Engine, a: &PsArgs) -> Result<i32> {
         if shown && matches_all(&r, status, &filters)? {
             let live = Live::load(&engine.dir(&r.id));
             let paused = status == Status::Running && engine.paused(&r);
-            rows.push(Row::new(&r, status, now, a.no_trunc, &live, paused));
+            let mut row = Row::new(&r, status, now, a.no_trunc, &live, paused);
+            if status == Status::Running {
+                row.ports = ports_text(engine, &r);
+            }
+            rows.push(row);
         }
     }
     if a.quiet {
@@ -60,7 +64,7 @@ pub fn ps(engine: &Engine, a: &PsArgs) -> Result<i32> {
                     r.command.clone(),
                     r.created.clone(),
                     r.status.clone(),
-                    String::new(),
+                    r.ports.clone(),
                     r.name.clone(),
                 ]);
             }
@@ -148,6 +152,25 @@ struct Row {
     state: String,
     name: String,
     labels: String,
+    ports: String,
+}
+
+/// Docker's PORTS column: `0.0.0.0:8080->80/tcp, …`.
+fn ports_text(engine: &Engine, r: &Record) -> String {
+    engine
+        .published_ports(r)
+        .iter()
+        .map(|m| {
+            let host = m.host_ip.map_or("0.0.0.0".to_owned(), |i| i.to_string());
+            format!(
+                "{host}:{}->{}/{}",
+                m.host_port,
+                m.container_port,
+                m.protocol.as_str()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Row {
@@ -213,6 +236,7 @@ impl Row {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(","),
+            ports: String::new(),
         }
     }
 
@@ -226,6 +250,7 @@ impl Row {
             state: "STATE".into(),
             name: "NAMES".into(),
             labels: "LABELS".into(),
+            ports: "PORTS".into(),
         }
     }
 
@@ -233,7 +258,7 @@ impl Row {
         json!({
             "ID": self.id, "Image": self.image, "Command": self.command,
             "CreatedAt": self.created, "Status": self.status, "State": self.state,
-            "Names": self.name, "Labels": self.labels,
+            "Names": self.name, "Labels": self.labels, "Ports": self.ports,
         })
     }
 }
@@ -250,5 +275,6 @@ fn render(template: &str, r: &Row) -> String {
         .replace("{{.State}}", &r.state)
         .replace("{{.Names}}", &r.name)
         .replace("{{.Labels}}", &r.labels)
+        .replace("{{.Ports}}", &r.ports)
         .replace("\\t", "\t")
 }
