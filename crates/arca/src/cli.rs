@@ -354,8 +354,8 @@ pub struct ImportArgs {
     pub file: String,
     /// Name for the image (REPOSITORY[:TAG]); default: none, shown by id
     pub reference: Option<String>,
-    /// Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER,
-    /// VOLUME, WORKDIR (repeatable)
+    /// Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL,
+    /// STOPSIGNAL, USER, VOLUME, WORKDIR (repeatable)
     #[arg(short = 'c', long = "change")]
     pub changes: Vec<String>,
     /// Comment recorded in the image's history

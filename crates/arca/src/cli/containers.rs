@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// Restart policy: no, on-failure[:N], always, unless-stopped (applied by the monitor)
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Disable any container-specified HEALTHCHECK (the image's)
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Command to run to check health (in the container, by /bin/sh -c)
     #[arg(long)]
     pub health_cmd: Option<String>,
