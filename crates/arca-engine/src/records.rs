@@ -91,6 +91,9 @@ pub struct Settings {
     /// Anonymous volumes made for it (`rm -v` and `--rm` remove them).
     #[serde(default)]
     pub anonymous_volumes: Vec<String>,
+    /// `--init`: the command runs under arca's reaper.
+    #[serde(default)]
+    pub init: bool,
 }
 
 /// One container.

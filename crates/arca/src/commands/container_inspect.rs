@@ -53,6 +53,7 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
             },
             "HostConfig": {
                 "AutoRemove": r.settings.auto_remove,
+                "Init": r.settings.init,
                 "RestartPolicy": r.settings.restart,
             },
             "LogPath": engine.log_path(&r.id),

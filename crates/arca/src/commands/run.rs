@@ -94,6 +94,7 @@ fn create_container(
             restart: arca_engine::restart::RestartPolicy::parse(&a.restart)
                 .map_err(|e| anyhow!(e))?,
             health: health(a, &raw_config)?,
+            init: a.init,
             ..Settings::default()
         },
         keep_mounted,
@@ -240,6 +241,7 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
             ),
         },
         labels,
+        init: a.init.then(crate::exe::host_path).transpose()?,
     })
 }
 
