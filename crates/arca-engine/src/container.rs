@@ -83,7 +83,7 @@ impl Engine {
             if let Some(p) = spec.process() {
                 crate::command::check(
                     &rootfs,
-                    p.args().as_deref().unwrap_or_default(),
+                    crate::spec::user_command(p.args().as_deref().unwrap_or_default()),
                     p.env().as_deref().unwrap_or_default(),
                     p.cwd().to_str().unwrap_or("/"),
                 )?;
@@ -96,10 +96,12 @@ impl Engine {
             spec
         };
         let mut settings = req.settings;
+        // The user's command, as Docker shows it, also under `--init`.
         settings.command = spec
             .process()
             .as_ref()
-            .and_then(|p| p.args().clone())
+            .and_then(|p| p.args().as_deref())
+            .map(|a| crate::spec::user_command(a).to_vec())
             .unwrap_or_default();
         settings.chain = req.chain.iter().map(ToString::to_string).collect();
         let mut record = Record {

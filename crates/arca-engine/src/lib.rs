@@ -13,6 +13,7 @@
 //! - [`live`]: the monitor's live state (restart count, health) for `ps` and `inspect`.
 //! - [`health`]: healthchecks, run by the monitor (no systemd timers needed).
 //! - [`manage`]: pause/unpause, rename, top, stats, container prune.
+//! - [`prune`]: what the prune verbs share (bytes freed, images in use).
 //! - [`records`]: container records in SQLite, shared by concurrent arca processes.
 //! - [`command`]: the command looked up in the rootfs first (exit 126 / 127 as Docker).
 //! - [`names`]: ids and generated names.
@@ -36,6 +37,7 @@ pub mod manage;
 pub mod monitor;
 pub mod names;
 pub mod network;
+pub mod prune;
 pub mod records;
 pub mod restart;
 pub mod spec;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::container::Status;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::prune::{freeable_bytes, Pruned};
 use crate::records::Record;
 
 /// What `stats` shows of one container at one moment.
@@ -77,19 +78,23 @@ impl Engine {
         })
     }
 
-    /// Removes every exited or created container; returns their ids.
-    pub fn prune(&self) -> Result<Vec<String>, EngineError> {
-        let mut removed = Vec::new();
+    /// Removes every exited or created container; returns their ids and the bytes their
+    /// writable layers and directories held.
+    pub fn prune(&self) -> Result<Pruned, EngineError> {
+        let mut out = Pruned::default();
         for rec in self.records.list()? {
             if matches!(
                 self.status(&rec),
                 Status::Exited(_) | Status::Created | Status::MonitorLost { running: false }
             ) {
+                let bytes = freeable_bytes(&self.snapshots.active_path(&rec.id))
+                    + freeable_bytes(&self.dir(&rec.id));
                 self.remove(&rec, false)?;
-                removed.push(rec.id);
+                out.removed.push(rec.id);
+                out.bytes += bytes;
             }
         }
-        Ok(removed)
+        Ok(out)
     }
 }
 

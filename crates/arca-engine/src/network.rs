@@ -442,6 +442,20 @@ impl Engine {
             .collect())
     }
 
+    /// `network prune`: every network no container is on, but the default; their names.
+    pub fn network_prune(&self) -> Result<Vec<String>, EngineError> {
+        let mut removed = Vec::new();
+        for n in self.networks.list()? {
+            if n.list.name != arca_net::DEFAULT_NETWORK
+                && self.network_users(&n.list.name)?.is_empty()
+            {
+                self.networks.remove(&n.list.name)?;
+                removed.push(n.list.name);
+            }
+        }
+        Ok(removed)
+    }
+
     pub fn networks(&self) -> &arca_net::Networks {
         &self.networks
     }

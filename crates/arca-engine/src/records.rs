@@ -94,6 +94,9 @@ pub struct Settings {
     /// `--network`, `-p`, `--dns*`, `--add-host`.
     #[serde(default)]
     pub network: crate::network::NetworkSettings,
+    /// `--init`: the command runs under arca's reaper.
+    #[serde(default)]
+    pub init: bool,
 }
 
 /// One container.

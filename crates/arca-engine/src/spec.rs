@@ -18,11 +18,13 @@
 //! - `devices`: `--device` and the host devices of a privileged container.
 //! - `security`: `--security-opt` (seccomp, no-new-privileges).
 //! - `env_file`: `--env-file` and `-e KEY` taken from the caller's environment.
+//! - `init`: `--init`, arca's reaper as PID 1.
 
 mod caps;
 mod devices;
 mod env_file;
 mod error;
+mod init;
 mod mount_flags;
 mod mounts;
 mod process;
@@ -41,6 +43,7 @@ use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, LinuxResource
 
 pub use env_file::{parse_env_file, resolve_env};
 pub use error::SpecError;
+pub use init::{user_command, INIT_PATH};
 pub use mount_flags::{parse_mount, parse_tmpfs, parse_volume};
 pub use resources::{parse_memory, parse_ulimit, Ulimit};
 pub use user::{resolve_user, ResolvedUser};
@@ -91,6 +94,9 @@ pub struct RunConfig {
     pub network: Network,
     /// `--label`: become the spec's annotations.
     pub labels: Vec<(String, String)>,
+    /// `--init`: the host path of the init binary (arca itself), bind-mounted read-only at
+    /// [`INIT_PATH`] to run the command as its child.
+    pub init: Option<PathBuf>,
 }
 
 /// A mount the user asked for (`-v`, `--tmpfs`, `--mount`). Bind sources are host paths the
@@ -165,6 +171,12 @@ pub fn build(
     if security.no_new_privileges {
         proc.set_no_new_privileges(Some(true));
     }
+    let mut mounts = mounts::mounts(run)?;
+    if let Some(source) = &run.init {
+        proc.set_args(proc.args().clone().map(init::wrap));
+        // Last, so that no user mount (a tmpfs on /run) covers it.
+        mounts.push(init::mount(source));
+    }
 
     let mut spec = Spec::default();
     spec.set_version(arca_container::OCI_VERSION.to_owned());
@@ -174,7 +186,7 @@ pub fn build(
     spec.set_root(Some(root));
     spec.set_hostname(Some(hostname));
     spec.set_process(Some(proc));
-    spec.set_mounts(Some(mounts::mounts(run)?));
+    spec.set_mounts(Some(mounts));
     spec.set_annotations(if run.labels.is_empty() {
         None
     } else {

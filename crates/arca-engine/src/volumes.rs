@@ -27,10 +27,14 @@ use crate::container::now;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::names;
+use crate::prune::{freeable_bytes, Pruned};
 use crate::records::Settings;
 use crate::spec::{Mount, MountKind};
 
 const META: &str = "volume.json";
+/// Docker's label on the volumes it makes for `-v /path` and image `VOLUME`s: how `system
+/// prune --volumes` tells them from named ones once their container is gone.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 /// Directories deeper than this are not copied into a new volume.
 const MAX_DEPTH: usize = 128;
 
@@ -215,21 +219,25 @@ impl Engine {
         self.volume_delete(name)
     }
 
-    /// `volume prune`: every volume no container uses; returns their names.
-    pub fn volume_prune(&self) -> Result<Vec<String>, EngineError> {
+    /// `volume prune`: every volume no container uses (only the anonymous ones with
+    /// `anonymous_only`, as `system prune --volumes`); returns their names and the bytes freed.
+    pub fn volume_prune(&self, anonymous_only: bool) -> Result<Pruned, EngineError> {
         let records = self.records.list()?;
-        let mut removed = Vec::new();
+        let mut out = Pruned::default();
         for v in self.volume_list()? {
             let used = records.iter().any(|r| {
                 r.settings.volumes.contains(&v.name)
                     || r.settings.anonymous_volumes.contains(&v.name)
             });
-            if !used {
-                self.volume_delete(&v.name)?;
-                removed.push(v.name);
+            if used || (anonymous_only && !v.labels.contains_key(ANONYMOUS_LABEL)) {
+                continue;
             }
+            let bytes = freeable_bytes(&v.mountpoint);
+            self.volume_delete(&v.name)?;
+            out.removed.push(v.name);
+            out.bytes += bytes;
         }
-        Ok(removed)
+        Ok(out)
     }
 
     /// Removes a container's anonymous volumes (`rm -v`, `--rm`); failures are logged.
@@ -297,7 +305,11 @@ impl Engine {
             let MountKind::Volume { name } = &m.kind else {
                 continue;
             };
-            let (vol, made) = self.volume_create(name.as_deref(), BTreeMap::new())?;
+            let labels = match name {
+                Some(_) => BTreeMap::new(),
+                None => BTreeMap::from([(ANONYMOUS_LABEL.to_owned(), String::new())]),
+            };
+            let (vol, made) = self.volume_create(name.as_deref(), labels)?;
             if name.is_some() {
                 if !att.named.contains(&vol.name) {
                     att.named.push(vol.name.clone());

@@ -6,6 +6,7 @@
 //! - [`digest`]: `sha256:<hex>` digests, parsed and checked; hashing readers and writers.
 //! - [`dir`]: Podman's and skopeo's `dir:DIR` transport (loose blobs named by digest, a
 //!   manifest or manifest list), read verified and written for `push dir:`.
+//! - [`duration`]: Go's duration syntax (HEALTHCHECK flags).
 //! - [`store`]: the content-addressed blob store (`blobs/sha256/<hex>`): ingest, verify, fsync,
 //!   rename; nothing unverified is ever visible.
 //! - [`layout`]: OCI image layouts (`oci:DIR[:REF]`): index, platform choice, manifest, config.
@@ -36,6 +37,7 @@ pub mod auth;
 pub mod catalog;
 pub mod digest;
 pub mod dir;
+pub mod duration;
 pub mod gc;
 pub mod import;
 pub mod layout;

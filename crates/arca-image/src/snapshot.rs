@@ -511,6 +511,11 @@ impl Snapshots {
         remove_tree(&dir)
     }
 
+    /// Where the writable snapshot `key` lives (to measure what removing it frees).
+    pub fn active_path(&self, key: &str) -> PathBuf {
+        self.active.join(key)
+    }
+
     /// The writable snapshots' keys.
     pub fn list_active(&self) -> Result<Vec<String>, SnapshotError> {
         let mut out = Vec::new();

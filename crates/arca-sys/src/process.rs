@@ -77,3 +77,16 @@ pub fn join_session_keyring(name: &std::ffi::CStr) -> nix::Result<()> {
         Ok(())
     }
 }
+
+/// `fork(2)`, for `arca`'s `--init` reaper, which runs inside containers whose seccomp profile
+/// answers `clone3` with ENOSYS (so [`crate::clone::clone_process`] is not an option there):
+/// glibc's fork uses `clone`.
+///
+/// The caller must be single-threaded: the child inherits only the calling thread, and any lock
+/// another thread held would stay locked forever in the child.
+pub fn fork_single_threaded() -> nix::Result<nix::unistd::ForkResult> {
+    // SAFETY: the documented requirement: the caller (the init, which never starts a thread)
+    // is single-threaded, so the child is a consistent copy and may run any code before it
+    // execs or exits.
+    unsafe { nix::unistd::fork() }
+}

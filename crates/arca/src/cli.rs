@@ -196,6 +196,19 @@ pub enum ContainerCommand {
 pub enum SystemCommand {
     /// Show the disk space images use: unpacked (each file once), and the compressed blobs
     Df(DfArgs),
+    /// Remove stopped containers, dangling images (with -a: every image no container uses)
+    /// and, with --volumes, unused anonymous volumes
+    Prune {
+        /// Remove every image no container uses, not only dangling (unnamed) ones
+        #[arg(short, long)]
+        all: bool,
+        /// Also remove anonymous volumes no container uses
+        #[arg(long)]
+        volumes: bool,
+        /// Do not ask (arca never asks)
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -214,9 +227,10 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Show an image's record and config as JSON
     Inspect { images: Vec<String> },
-    /// Delete blobs no image refers to, and leftovers of interrupted pulls
+    /// Remove dangling (unnamed) images no container uses, then blobs no image refers to and
+    /// leftovers of interrupted pulls
     Prune {
-        /// Docker's flag; arca never keeps unnamed images, so every prune is "all"
+        /// Remove every image no container uses, not only dangling ones
         #[arg(short, long)]
         all: bool,
         /// Do not ask (arca never asks)
@@ -368,8 +382,8 @@ pub struct ImportArgs {
     pub file: String,
     /// Name for the image (REPOSITORY[:TAG]); default: none, shown by id
     pub reference: Option<String>,
-    /// Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER,
-    /// VOLUME, WORKDIR (repeatable)
+    /// Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL,
+    /// STOPSIGNAL, USER, VOLUME, WORKDIR (repeatable)
     #[arg(short = 'c', long = "change")]
     pub changes: Vec<String>,
     /// Comment recorded in the image's history

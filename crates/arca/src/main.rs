@@ -3,6 +3,8 @@
 
 mod cli;
 mod commands;
+mod exe;
+mod init;
 mod progress;
 mod units;
 
@@ -17,8 +19,14 @@ const ENTERS_CONTAINER: &[&str] = &["run", "start", "exec", "__monitor"];
 const CONTAINER_VERBS: &[&str] = &["run", "create", "start", "exec"];
 
 fn main() {
+    // A container's `--init` (PID 1): before anything else, as it starts with every such
+    // container.
+    if init::invoked_as_init() {
+        init::main();
+    }
     let verb = verb(std::env::args().skip(1));
     if ENTERS_CONTAINER.contains(&verb.as_str()) {
+        exe::remember();
         if let Err(e) = arca_container::cloned_binary::protect() {
             eprintln!("arca: {e}");
             std::process::exit(125);

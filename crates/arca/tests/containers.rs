@@ -402,6 +402,61 @@ fn a_healthcheck_turns_a_container_unhealthy() {
 }
 
 #[test]
+fn the_image_healthcheck_applies_unless_disabled() {
+    let e = Engine::new();
+    // An image with a HEALTHCHECK: busybox exported and imported back with one.
+    e.ok(&["run", "--name", "src", IMAGE, "true"]);
+    let tar = e.env.path().join("src.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "src"]);
+    e.ok(&[
+        "import",
+        "--change",
+        "HEALTHCHECK --interval=200ms --retries=2 CMD test -f /tmp/ready",
+        "--change",
+        r#"CMD ["sh", "-c", "touch /tmp/ready; sleep 1.5; rm /tmp/ready; sleep 60"]"#,
+        tar.to_str().unwrap(),
+        "checked:1",
+    ]);
+    let config = &e.ok(&["image", "inspect", "checked:1"]);
+    assert!(config.contains("\"Healthcheck\""), "{config}");
+
+    e.ok(&["run", "-d", "--name", "svc", "checked:1"]);
+    let status = |name: &str| e.inspect(name)["State"]["Health"]["Status"].clone();
+    e.eventually("healthy", || status("svc") == "healthy");
+    e.eventually("unhealthy", || status("svc") == "unhealthy");
+    assert!(e.ok(&["ps"]).contains("(unhealthy)"));
+
+    // --no-healthcheck: no check at all, even once it would have failed.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "plain",
+        "--no-healthcheck",
+        "checked:1",
+    ]);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(e.inspect("plain")["State"]["Health"].is_null());
+    let plain = e.ok(&["ps", "--filter", "name=plain"]);
+    assert!(!plain.contains("health"), "{plain}");
+    // It does not mix with the flags that set one.
+    let both = e.arca(&[
+        "run",
+        "--rm",
+        "--no-healthcheck",
+        "--health-cmd",
+        "true",
+        "checked:1",
+    ]);
+    assert_eq!(code(&both), 125);
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("--no-healthcheck conflicts"),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+}
+
+#[test]
 fn pause_rename_top_stats_and_prune() {
     let e = Engine::new();
     e.ok(&[

@@ -165,7 +165,7 @@ fn prune_removes_unreferenced_blobs_and_keeps_the_rest() {
     )
     .unwrap();
     assert_eq!(env.blobs().len(), 5);
-    let out = env.ok(&["image", "prune", "-a", "-f"]);
+    let out = env.ok(&["image", "prune", "-f"]);
     assert!(out.contains("Total reclaimed space: 27B"), "{out}");
     assert_eq!(env.blobs().len(), 4);
     assert!(!env.blobs().contains(&hex));

@@ -75,9 +75,16 @@ pub struct RunArgs {
     /// Seconds to wait for the stop signal before SIGKILL (default 10)
     #[arg(long)]
     pub stop_timeout: Option<u64>,
+    /// Run an init inside the container that forwards signals and reaps processes (arca's own,
+    /// at /run/arca-init)
+    #[arg(long)]
+    pub init: bool,
     /// Restart policy: no, on-failure[:N], always, unless-stopped (applied by the monitor)
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Disable any container-specified HEALTHCHECK (the image's)
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Command to run to check health (in the container, by /bin/sh -c)
     #[arg(long)]
     pub health_cmd: Option<String>,

@@ -54,6 +54,7 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
             },
             "HostConfig": {
                 "AutoRemove": r.settings.auto_remove,
+                "Init": r.settings.init,
                 "RestartPolicy": r.settings.restart,
                 "NetworkMode": network_mode(&r.settings.network.mode),
                 "Dns": r.settings.network.dns,

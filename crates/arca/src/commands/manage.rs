@@ -101,7 +101,7 @@ pub fn stats(engine: &Engine, containers: &[String], no_stream: bool) -> Result<
 }
 
 pub fn prune(engine: &Engine) -> Result<i32> {
-    let removed = engine.prune()?;
+    let removed = engine.prune()?.removed;
     if !removed.is_empty() {
         println!("Deleted Containers:");
         for id in &removed {

@@ -25,6 +25,7 @@ mod run;
 mod save;
 mod stop;
 mod system;
+mod system_prune;
 mod tag;
 mod unpack;
 mod volume;
@@ -87,8 +88,21 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             import::import(&mut state()?, &a)
         }
         Command::Image(ImageCommand::Inspect { images }) => inspect::inspect(&state()?, &images),
-        Command::Image(ImageCommand::Prune { .. }) => rmi::prune(&mut state()?),
+        Command::Image(ImageCommand::Prune { all, .. }) => {
+            let mut s = state()?;
+            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            rmi::prune(&mut s, &engine, all)
+        }
         Command::System(SystemCommand::Df(a)) => system::df(&state()?, &a),
+        Command::System(SystemCommand::Prune {
+            all,
+            volumes,
+            force: _,
+        }) => {
+            let mut s = state()?;
+            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            system_prune::prune(&mut s, &engine, all, volumes)
+        }
         Command::Run(a) => {
             let mut s = state()?;
             let engine = open_engine(s.snapshots.clone())?;

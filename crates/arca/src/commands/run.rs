@@ -6,6 +6,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use arca_engine::health::{HealthConfig, HealthFlags, ImageHealth};
 use arca_engine::spec::{self, RunConfig};
 use arca_engine::{CreateRequest, Engine, Record, Settings};
 use arca_image::catalog::ImageRecord;
@@ -66,7 +67,7 @@ fn create_container(
     keep_mounted: bool,
 ) -> Result<Record> {
     let image = find_or_pull(state, a)?;
-    let config = image_config(state, &image)?;
+    let (config, raw_config) = image_config(state, &image)?;
     let mut run = run_config(a)?;
     let stop_signal = a
         .stop_signal
@@ -92,20 +93,8 @@ fn create_container(
             labels: run.labels.clone(),
             restart: arca_engine::restart::RestartPolicy::parse(&a.restart)
                 .map_err(|e| anyhow!(e))?,
-            health: a
-                .health_cmd
-                .as_deref()
-                .map(|cmd| {
-                    arca_engine::health::HealthConfig::from_flags(
-                        cmd,
-                        a.health_interval.as_deref(),
-                        a.health_timeout.as_deref(),
-                        a.health_retries,
-                        a.health_start_period.as_deref(),
-                    )
-                })
-                .transpose()
-                .map_err(|e| anyhow!(e))?,
+            health: health(a, &raw_config)?,
+            init: a.init,
             ..Settings::default()
         },
         keep_mounted,
@@ -163,14 +152,38 @@ fn find_or_pull(state: &mut ImageState, a: &RunArgs) -> Result<ImageRecord> {
     Ok(image)
 }
 
-fn image_config(state: &ImageState, image: &ImageRecord) -> Result<ImageConfiguration> {
+/// The image config, typed, and as JSON for the fields Docker has and the OCI types lack
+/// (`Healthcheck`, `Shell`).
+fn image_config(
+    state: &ImageState,
+    image: &ImageRecord,
+) -> Result<(ImageConfiguration, serde_json::Value)> {
     let mut text = String::new();
     state
         .store
         .open_blob(&image.config_digest)?
         .read_to_string(&mut text)
         .with_context(|| format!("reading the config of image {}", image.id))?;
-    serde_json::from_str(&text).with_context(|| format!("the config of image {}", image.id))
+    let what = || format!("the config of image {}", image.id);
+    Ok((
+        serde_json::from_str(&text).with_context(what)?,
+        serde_json::from_str(&text).with_context(what)?,
+    ))
+}
+
+/// The healthcheck: the image's, with the `--health-*` flags over it, or none with
+/// `--no-healthcheck`.
+fn health(a: &RunArgs, image_config: &serde_json::Value) -> Result<Option<HealthConfig>> {
+    let flags = HealthFlags {
+        cmd: a.health_cmd.as_deref(),
+        interval: a.health_interval.as_deref(),
+        timeout: a.health_timeout.as_deref(),
+        retries: a.health_retries,
+        start_period: a.health_start_period.as_deref(),
+        disabled: a.no_healthcheck,
+    };
+    let image = ImageHealth::from_config(image_config).map_err(|e| anyhow!(e))?;
+    HealthConfig::resolve(&flags, &image).map_err(|e| anyhow!(e))
 }
 
 /// Docker's flags as the spec builder takes them.
@@ -226,6 +239,7 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
         // Set per container by the engine (a CNI namespace is named by the id).
         network: spec::Network::None,
         labels,
+        init: a.init.then(crate::exe::host_path).transpose()?,
     })
 }
 

@@ -70,7 +70,7 @@ pub fn volume(engine: &Engine, cmd: &VolumeCommand) -> Result<i32> {
             Ok(if failed { 1 } else { 0 })
         }
         VolumeCommand::Prune { .. } => {
-            let removed = engine.volume_prune()?;
+            let removed = engine.volume_prune(false)?.removed;
             if !removed.is_empty() {
                 println!("Deleted Volumes:");
                 for n in &removed {
