@@ -35,20 +35,16 @@ fi
 arca=${ARCA:-$repo/target/x86_64-unknown-linux-gnu/release/arca}
 mkdir -p "$OUT"
 work=$(mktemp -d /tmp/arca-bench-engine.XXXXXX)
-unified_before=$(mktemp)
-ls -A /sys/fs/cgroup/unified >"$unified_before" 2>/dev/null || true
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+cgroup_tmpfs_mark
 cleanup() {
 	"$arca" --root "$work/arca" ps -aq --no-trunc 2>/dev/null | xargs -r -n 20 "$arca" --root "$work/arca" rm -f >/dev/null 2>&1 || true
 	for i in $(seq "$N"); do crun delete -f "arca-bench-$$-$i" >/dev/null 2>&1 || true; done
 	podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1 || true
-	grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n 1 umount -l 2>/dev/null || true
-	# crun leaves a directory per container on the tmpfs under the hidden cgroup2 mount.
-	if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = tmpfs ]; then
-		ls -A /sys/fs/cgroup/unified | grep -vxFf "$unified_before" | while IFS= read -r e; do
-			[ -n "$e" ] && rm -rf --one-file-system "/sys/fs/cgroup/unified/$e"
-		done || true
-	fi
-	rm -rf "$work" "$unified_before"
+	unmount_under "$work"
+	cgroup_tmpfs_clean
+	rm -rf "$work"
 }
 trap cleanup EXIT
 

@@ -159,22 +159,7 @@ fn a_killed_monitor_shows_in_ps_and_rm_cleans_up() {
 #[test]
 fn twenty_parallel_detached_runs_lose_nothing() {
     let e = Engine::new();
-    let children: Vec<_> = (0..20)
-        .map(|_| {
-            e.env
-                .arca_cmd()
-                .args(["run", "-d", IMAGE, "sleep", "30"])
-                .output_async()
-        })
-        .collect();
-    let ids: Vec<String> = children
-        .into_iter()
-        .map(|c| {
-            let o = c.wait_with_output().unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            String::from_utf8(o.stdout).unwrap().trim().to_owned()
-        })
-        .collect();
+    let ids = e.env.parallel(20, &["run", "-d", IMAGE, "sleep", "30"]);
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 20);
     let names: std::collections::HashSet<String> = e
@@ -209,19 +194,6 @@ fn limits_and_read_only_root_reach_the_container() {
 }
 
 /// `Command::spawn` with piped output, so many can run at once.
-trait SpawnPiped {
-    fn output_async(&mut self) -> std::process::Child;
-}
-
-impl SpawnPiped for std::process::Command {
-    fn output_async(&mut self) -> std::process::Child {
-        self.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-}
-
 /// `CMD` run by util-linux `script` on a fresh pseudo-terminal, `input` typed into it; returns
 /// what the terminal showed and the exit status (`script -e` passes the command's through).
 fn through_pty(e: &Engine, cmd: &str, input: &str) -> (String, i32) {

@@ -5,7 +5,6 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
 
 use common::{registry, run, sha256_hex, umoci_image, Env};
 use serde_json::Value;
@@ -125,27 +124,7 @@ fn concurrent_pulls_of_one_image_all_succeed_once() {
     umoci_image(env.path(), "conc");
     // Eight at once on an empty root: they race to create the store, the catalog and each
     // blob.
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_arca"))
-                .arg("--root")
-                .arg(env.path().join("root"))
-                .args(["pull", "-q", "oci:conc:v1"])
-                .current_dir(env.path())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let ids: Vec<String> = children
-        .into_iter()
-        .map(|c| {
-            let o = c.wait_with_output().unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            String::from_utf8(o.stdout).unwrap().trim().to_owned()
-        })
-        .collect();
+    let ids = env.parallel(8, &["pull", "-q", "oci:conc:v1"]);
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
     assert_eq!(env.images_json().len(), 1);
     assert_eq!(env.blobs().len(), 4);

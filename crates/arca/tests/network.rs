@@ -305,25 +305,7 @@ fn connect_and_disconnect_a_running_container() {
 #[test]
 fn twenty_containers_started_at_once_get_twenty_addresses() {
     let e = Engine::new();
-    let children: Vec<_> = (0..20)
-        .map(|_| {
-            e.env
-                .arca_cmd()
-                .args(["run", "-d", IMAGE, "sleep", "60"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let ids: Vec<String> = children
-        .into_iter()
-        .map(|c| {
-            let o = c.wait_with_output().unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            String::from_utf8(o.stdout).unwrap().trim().to_owned()
-        })
-        .collect();
+    let ids = e.env.parallel(20, &["run", "-d", IMAGE, "sleep", "60"]);
     let addresses: HashSet<String> = ids
         .iter()
         .map(|id| {

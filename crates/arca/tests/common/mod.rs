@@ -127,6 +127,32 @@ impl Env {
         c
     }
 
+    /// `n` of `arca ARGS` at once; their stdouts, trimmed, once all succeeded.
+    pub fn parallel(&self, n: usize, args: &[&str]) -> Vec<String> {
+        let children: Vec<_> = (0..n)
+            .map(|_| {
+                self.arca_cmd()
+                    .args(args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| {
+                let o = c.wait_with_output().unwrap();
+                assert!(
+                    o.status.success(),
+                    "arca {args:?}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                String::from_utf8(o.stdout).unwrap().trim().to_owned()
+            })
+            .collect()
+    }
+
     /// `arca --root ROOT` as a shell command line (for `script -c`).
     pub fn arca_shell(&self) -> String {
         let exe = env!("CARGO_BIN_EXE_arca");
