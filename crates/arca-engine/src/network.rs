@@ -185,7 +185,12 @@ impl Engine {
                 let ns = netns::path_for(&rec.id);
                 let state = self.net_dir(&rec.id);
                 if ns.exists() && names.iter().all(|n| attachment::load(&state, n).is_some()) {
-                    return Ok(());
+                    // Kept from the previous run (a restart): CHECK says whether it still
+                    // works; if not, it is made again.
+                    match self.check_attachments(&rec.id) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => tracing::warn!("container {}: network set up again: {e}", rec.id),
+                    }
                 }
                 // What a dead monitor left: torn down before starting afresh.
                 self.network_down(&rec.id);
@@ -242,6 +247,14 @@ impl Engine {
     fn pasta_state(&self, id: &str) -> Option<PastaState> {
         let bytes = std::fs::read(self.net_dir(id).join(PASTA_STATE)).ok()?;
         serde_json::from_slice(&bytes).ok()
+    }
+
+    /// CHECK of each of container `id`'s attachments.
+    fn check_attachments(&self, id: &str) -> Result<(), EngineError> {
+        for a in self.attachments(id) {
+            attachment::check(&self.networks.plugins, &a)?;
+        }
+        Ok(())
     }
 
     /// Attaches `rec` (whose namespace exists) to network `name` as `ifname`; published ports

@@ -317,11 +317,6 @@ impl Networks {
             .find(|n| n.list.name == name)
             .ok_or_else(|| NetError::NoSuchNetwork(name.to_owned()))
     }
-
-    /// Whether `name` is a network's (for `--network NAME` checks without creating).
-    pub fn exists(&self, name: &str) -> bool {
-        name == "bridge" || name == DEFAULT_NETWORK || self.get_existing(name).is_ok()
-    }
 }
 
 #[cfg(test)]

@@ -588,3 +588,47 @@ fn a_restarted_container_keeps_its_network_and_it_goes_when_it_ends() {
     assert!(left.is_empty(), "{left:#?}");
     remove_all_and_check(&e);
 }
+
+#[test]
+fn a_restart_checks_the_network_and_mends_a_broken_one() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "m",
+        "--restart",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 || echo no-eth0; exec sleep 60",
+    ]);
+    let pid = e.inspect("m")["State"]["Pid"].as_i64().unwrap();
+    // Break it from the host side: the bridge's end of the veth goes, and eth0 with it.
+    let veths = netns(&e).run("ip", &["-o", "link", "show", "type", "veth"]);
+    let host_end = veths
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned();
+    netns(&e).run("ip", &["link", "del", &host_end]);
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    e.eventually("the restart", || e.inspect("m")["RestartCount"] == 1);
+    // CHECK found eth0 gone, so the network was torn down and set up again for the new run.
+    let logs = until("the second run's address", || {
+        let l = e.ok(&["logs", "m"]);
+        (l.lines().filter(|l| l.contains(" inet ")).count() == 2).then_some(l)
+    });
+    assert!(!logs.contains("no-eth0"), "{logs}");
+    let inside = e.ok(&["exec", "m", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(inside.contains(" inet "), "{inside}");
+    remove_all_and_check(&e);
+}
