@@ -38,8 +38,16 @@ impl Env {
 
     /// `arca ARGS` with extra environment variables.
     pub fn arca_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_arca"))
-            .arg("--root")
+        self.command(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// `arca ARGS` not yet run (to spawn it, or give it input).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arca"));
+        cmd.arg("--root")
             .arg(self.path().join("root"))
             .args(args)
             // Stored logins are the test's own: never the host's Podman or Docker files.
@@ -47,10 +55,8 @@ impl Env {
             .env("DOCKER_CONFIG", self.path().join("docker"))
             // Nor the host's registries.conf (mirrors, blocked registries): an empty one.
             .env("ARCA_REGISTRIES_CONF", "/dev/null")
-            .envs(env.iter().copied())
-            .current_dir(self.path())
-            .output()
-            .unwrap()
+            .current_dir(self.path());
+        cmd
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
