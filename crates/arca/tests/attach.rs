@@ -350,3 +350,42 @@ fn attach_to_a_stopped_container_is_refused() {
     }
     assert_eq!(code(&e.arca(&["attach", "no-such-container"])), 125);
 }
+
+#[test]
+fn a_client_that_stops_reading_does_not_stall_the_container() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; seq 1 300000; echo done",
+    ]);
+    let mut a = Attached::spawn(&e, &["attach", "chatty"]);
+    // Connected within the second the container waits, then frozen: it reads nothing more.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = a.child.id().to_string();
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    // The monitor dropped it rather than wait: the container ran to its end, all logged.
+    e.eventually("the container to end", || {
+        e.inspect("chatty")["State"]["Running"] == false
+    });
+    let logs = e.ok(&["logs", "chatty"]);
+    assert_eq!(logs.lines().count(), 300_001);
+    assert_eq!(logs.lines().last(), Some("done"));
+    signal("-CONT");
+    // It says it lost output (125), not the container's 0.
+    let (status, seen) = a.finish();
+    assert_eq!(status, 125);
+    assert!(seen.len() < 300_001, "{}", seen.len());
+}

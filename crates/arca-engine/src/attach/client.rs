@@ -125,6 +125,9 @@ impl Engine {
         let stdin = std::io::stdin();
         let mut stdin_open = forward_input;
         let mut pending: Option<Vec<u8>> = None;
+        // Whether anything came from the monitor: a connection closed before that was never
+        // taken (the container ended as we connected).
+        let mut seen = false;
         let mut buf = vec![0u8; 64 * 1024 + 1];
         let io = |what: &'static str| {
             move |e: Errno| EngineError::io(what, std::path::Path::new("-"), e.into())
@@ -151,12 +154,13 @@ impl Engine {
             if !ready[0].is_empty() {
                 loop {
                     let n = match rustix::net::recv(&sock, &mut buf[..], RecvFlags::DONTWAIT) {
-                        Ok((0, _)) => return self.exit_without_notice(rec),
+                        Ok((0, _)) => return self.exit_without_notice(rec, seen),
                         Ok((n, _)) => n,
                         Err(Errno::AGAIN | Errno::INTR) => break,
-                        Err(Errno::CONNRESET) => return self.exit_without_notice(rec),
+                        Err(Errno::CONNRESET) => return self.exit_without_notice(rec, seen),
                         Err(e) => return Err(io("receive from the monitor")(e)),
                     };
+                    seen = true;
                     let data = &buf[1..n];
                     match buf[0] {
                         STDOUT => write_all(std::io::stdout().as_fd(), data)
@@ -166,7 +170,10 @@ impl Engine {
                         EXIT => {
                             return match <[u8; 4]>::try_from(data) {
                                 Ok(code) => Ok(i32::from_le_bytes(code)),
-                                Err(_) => self.exit_without_notice(rec),
+                                Err(_) => Err(EngineError::Monitor {
+                                    id: rec.id.clone(),
+                                    msg: "the container's exit status is unknown".into(),
+                                }),
                             }
                         }
                         _ => {}
@@ -178,7 +185,7 @@ impl Engine {
                     match rustix::net::send(&sock, p, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
                         Ok(_) => pending = None,
                         Err(Errno::AGAIN | Errno::INTR | Errno::NOBUFS) => {}
-                        Err(_) => return self.exit_without_notice(rec),
+                        Err(_) => return self.exit_without_notice(rec, seen),
                     }
                 }
             }
@@ -224,16 +231,22 @@ impl Engine {
         }
     }
 
-    /// The connection ended with no exit notice: the monitor let us go (we fell too far
-    /// behind) or died; the record says how the container ended, if it did.
-    fn exit_without_notice(&self, rec: &Record) -> Result<i32, EngineError> {
-        match self.wait_exited(&rec.id, std::time::Duration::from_secs(5))? {
-            Some(r) if r.exit_code.is_some() => Ok(r.exit_code.unwrap_or(125)),
-            _ => Err(EngineError::Monitor {
-                id: rec.id.clone(),
-                msg: "it closed the attach connection (output was not read fast enough)".into(),
-            }),
+    /// The connection ended with no exit code. Before anything came over it, the container
+    /// ended as we connected (its record has the code); after, output may be missing: the
+    /// monitor dropped us for falling too far behind, or it is gone.
+    fn exit_without_notice(&self, rec: &Record, seen: bool) -> Result<i32, EngineError> {
+        if !seen {
+            let ended = self.wait_exited(&rec.id, std::time::Duration::from_secs(5))?;
+            if let Some(code) = ended.and_then(|r| r.exit_code) {
+                return Ok(code);
+            }
         }
+        Err(EngineError::Monitor {
+            id: rec.id.clone(),
+            msg: "it closed the attach connection before the exit code: this client fell too \
+                  far behind, or the monitor is gone (arca logs has all the output)"
+                .into(),
+        })
     }
 }
 
