@@ -31,6 +31,12 @@ pub use client::AttachOptions;
 /// The socket's name in the container's directory.
 pub(crate) const SOCKET: &str = "attach";
 
+/// The largest packet a client sends (tag included): the monitor receives into a buffer of
+/// this size, and a longer packet would be cut short (`SOCK_SEQPACKET` drops the rest).
+pub(crate) const MAX_INPUT_PACKET: usize = 16 * 1024;
+/// The largest packet the monitor sends: a tag and one read of the container's output.
+pub(crate) const MAX_OUTPUT_PACKET: usize = 1 + crate::monitor::READ_SIZE;
+
 /// Client → monitor: bytes for the container's stdin (or its pty).
 pub(crate) const STDIN: u8 = 0;
 /// Monitor → client: the container's stdout (everything, with a pty).

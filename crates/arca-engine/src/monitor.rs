@@ -38,6 +38,9 @@ use crate::restart;
 
 /// How the monitor subcommand is named on arca's command line (hidden from help).
 pub const MONITOR_VERB: &str = "__monitor";
+/// How much of the container's output the monitor reads at once (one log write, one packet
+/// to each attached client).
+pub(crate) const READ_SIZE: usize = 64 * 1024;
 /// The monitor's flag saying its stdin is an attach client's connection.
 pub const ATTACHED_FLAG: &str = "--attached";
 
@@ -197,12 +200,18 @@ impl Engine {
                 !restart::stopped_marker(&dir).exists()
                     && rec.settings.restart.restarts(code, live.restart_count)
             };
+            // Attached clients get the code once the exit is recorded, so what they run next
+            // (`inspect`, `rm`) sees the container stopped.
             if !again(&live) {
-                self.finish(&rec, code)?;
+                let finished = self.finish(&rec, code);
+                attach.exited(code);
+                finished?;
                 return Ok(code.unwrap_or(125));
             }
             let _ = rt::delete(&self.runtime, id, true);
-            self.records.set_exited(id, code, now())?;
+            let recorded = self.records.set_exited(id, code, now());
+            attach.exited(code);
+            recorded?;
             std::thread::sleep(restart::backoff(live.restart_count));
             // A `stop` or `rm -f` while we waited wins.
             if !again(&live) {
@@ -356,7 +365,7 @@ impl Engine {
         });
         let mut open: Vec<(OwnedFd, Stream)> = started.outputs;
         attach.set_input(started.input, rec.settings.tty);
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_SIZE];
         let mut exited = pidfd.is_none();
         // After the init exits, what its children still write is read for a moment more.
         let mut grace = 20;
@@ -428,9 +437,7 @@ impl Engine {
             let _ = l.flush_partial();
         }
         let _ = std::io::stdout().flush();
-        let code = waitpid(pid, None).ok().and_then(exit_code);
-        attach.exited(code);
-        code
+        waitpid(pid, None).ok().and_then(exit_code)
     }
 }
 

@@ -82,7 +82,7 @@ impl Drop for Attached {
 }
 
 /// `arca ARGS` with `input` on its stdin (then closed); killed if it outlasts the test's
-/// patience.
+/// patience. Input is written while output is read, so neither side's pipe fills and blocks.
 fn with_input(e: &Engine, args: &[&str], input: &str) -> Output {
     let mut child = e
         .env
@@ -92,21 +92,19 @@ fn with_input(e: &Engine, args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("arca {args:?} did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    // A failed write (it exited early) shows in what the caller checks.
+    std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let pid = child.id().to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+        panic!("arca {args:?} did not exit");
+    })
 }
 
 fn numbers(lines: &[String]) -> Vec<u64> {
@@ -141,7 +139,26 @@ fn attach_feeds_the_stdin_of_a_detached_container() {
     let o = with_input(&e, &["attach", "reader"], "hello\n");
     assert_eq!(code(&o), 3, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout(&o), "got hello\n");
+    // The exit is recorded before attach returns: what runs next sees it stopped.
     assert_eq!(e.inspect("reader")["State"]["ExitCode"], 3);
+    e.ok(&["rm", "reader"]);
+
+    // With --rm the record is gone by then; the code still comes through.
+    e.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--rm",
+        "--name",
+        "gone",
+        IMAGE,
+        "sh",
+        "-c",
+        "read x; exit $x",
+    ]);
+    let o = with_input(&e, &["attach", "gone"], "6\n");
+    assert_eq!(code(&o), 6, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!e.arca(&["inspect", "gone"]).status.success());
 
     // Without -i its stdin is /dev/null: the read ends at once.
     e.ok(&[
@@ -180,6 +197,16 @@ fn start_attach_sees_everything_and_closes_stdin_once() {
     assert_eq!(code(&o), 4, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout(&o), "out\n");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
+    // More input than any buffer on the way (pipes, socket, packets): all of it, in order.
+    let big: String = (0..100_000).map(|i| format!("{i}\n")).collect();
+    let o = with_input(&e, &["start", "-a", "-i", "cat"], &big);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout(&o) == big,
+        "{} of {} bytes",
+        o.stdout.len(),
+        big.len()
+    );
     let both = e.arca(&["start", "-a", "cat", "quick"]);
     assert_eq!(code(&both), 125);
 }
@@ -264,7 +291,7 @@ fn signals_to_attach_reach_the_container() {
 
 /// `cmd` run by util-linux `script` on a fresh pseudo-terminal, each of `typed` typed into it
 /// half a second apart; what the terminal showed and the exit status (`script -e` passes the
-/// command's through).
+/// command's through). Killed if it outlasts the test's patience.
 fn through_pty(e: &Engine, cmd: &str, typed: &[&str]) -> (String, i32) {
     let mut child = std::process::Command::new("script")
         .args(["-qec", cmd, "/dev/null"])
@@ -284,7 +311,16 @@ fn through_pty(e: &Engine, cmd: &str, typed: &[&str]) -> (String, i32) {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let o = child.wait_with_output().unwrap();
+    let pid = child.id().to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    let o = rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        // Its pty goes with it, and the hangup ends what runs on it.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+        panic!("{cmd} did not exit");
+    });
     let shown = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

@@ -15,7 +15,9 @@ use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
 
 use super::keys::Matcher;
-use super::{packet, EXIT, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT};
+use super::{
+    packet, EXIT, MAX_INPUT_PACKET, MAX_OUTPUT_PACKET, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT,
+};
 use crate::container::Status;
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -128,7 +130,7 @@ impl Engine {
         // Whether anything came from the monitor: a connection closed before that was never
         // taken (the container ended as we connected).
         let mut seen = false;
-        let mut buf = vec![0u8; 64 * 1024 + 1];
+        let mut buf = vec![0u8; MAX_OUTPUT_PACKET];
         let io = |what: &'static str| {
             move |e: Errno| EngineError::io(what, std::path::Path::new("-"), e.into())
         };
@@ -202,7 +204,8 @@ impl Engine {
                 }
             }
             if ready.get(2).is_some_and(|r| !r.is_empty()) {
-                let n = match rustix::io::read(&stdin, &mut buf[..]) {
+                // One packet's worth: the monitor would cut a longer one short.
+                let n = match rustix::io::read(&stdin, &mut buf[..MAX_INPUT_PACKET - 1]) {
                     Ok(n) => n,
                     Err(Errno::AGAIN | Errno::INTR) => continue,
                     Err(_) => 0,

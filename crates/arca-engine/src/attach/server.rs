@@ -18,7 +18,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, SocketFlags};
 
-use super::{packet, EXIT, RESIZE, SOCKET, STDERR, STDIN, STDIN_EOF, STDOUT};
+use super::{packet, EXIT, MAX_INPUT_PACKET, RESIZE, SOCKET, STDERR, STDIN, STDIN_EOF, STDOUT};
 use crate::error::EngineError;
 use crate::logs::Stream;
 
@@ -167,7 +167,7 @@ impl AttachServer {
 
     /// Reads what client `n` sent; false when it is gone.
     fn read_client(&mut self, n: usize) -> bool {
-        let mut buf = [0u8; 16 * 1024];
+        let mut buf = [0u8; MAX_INPUT_PACKET];
         loop {
             if self.input_blocked() {
                 return true;
@@ -210,9 +210,9 @@ impl AttachServer {
         self.clients.retain_mut(|c| c.send(&p));
     }
 
-    /// The container ended: every client gets its exit code (after all its output) and is
-    /// let go; its input goes with it. New clients may still connect (a restart follows, or
-    /// the monitor is about to exit and close the socket).
+    /// The container ended (and its exit is recorded): every client gets its exit code (after
+    /// all its output) and is let go; its input goes with it. New clients may still connect
+    /// (a restart follows, or the monitor is about to exit and close the socket).
     pub(crate) fn exited(&mut self, code: Option<i32>) {
         self.input = None;
         let notice = packet(EXIT, &code.map(i32::to_le_bytes).unwrap_or_default());
