@@ -5,6 +5,7 @@
 //! <root>/containers/<id>/config.json   the bundle (built from the image config and flags)
 //! <root>/containers/<id>/rootfs/       the writable snapshot, mounted while it may run
 //! <root>/containers/<id>/ctr.log       its log (JSON lines, rotated)
+//! <root>/containers/<id>/attach        its monitor's attach socket (see `attach`)
 //! <root>/runtime/<id>/                 arca-container's state while it exists in the runtime
 //! <root>/containers/<id>/{hosts,resolv.conf,hostname}  bind-mounted into it (see `network`)
 //! <root>/containers/<id>/net/<net>.json  a CNI attachment: config and ADD result, for DEL

@@ -35,6 +35,9 @@ pub enum EngineError {
     /// The command exists but cannot be run (exit 126).
     #[error("{0}: permission denied")]
     NotExecutable(String),
+    /// Docker's words, so scripts matching them keep working.
+    #[error("container {0}: You cannot attach to a stopped container, start it first")]
+    AttachStopped(String),
     #[error("the monitor of container {id} failed: {msg}")]
     Monitor { id: String, msg: String },
     #[error("{0}")]

@@ -8,6 +8,7 @@
 //! - [`engine`]: the handle on one `--root` and the on-disk layout.
 //! - [`container`]: create (record, snapshot, bundle), status, stop, kill, remove.
 //! - [`monitor`]: running it, in the foreground or under its monitor process.
+//! - [`attach`]: clients on a detached container's stdio, through its monitor's socket.
 //! - [`exec`]: another process in a running container (`exec -i -t -d -e -u -w`).
 //! - [`restart`]: restart policies, applied by the monitor.
 //! - [`live`]: the monitor's live state (restart count, health) for `ps` and `inspect`.
@@ -23,6 +24,7 @@
 //! - [`logs`]: container logs as JSON lines (Docker's json-file format), written with
 //!   rotation and read back with `--follow`, `--tail`, `--since` and timestamps.
 
+pub mod attach;
 pub mod command;
 mod console;
 pub mod container;

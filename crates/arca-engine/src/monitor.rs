@@ -5,6 +5,9 @@
 //!
 //! - gives the container pipes (or a pty with `-t`) for stdout and stderr and writes what
 //!   comes out to the container's log ([`crate::logs`]);
+//! - with `-i`, gives it a stdin pipe and keeps the write end open (Docker keeps stdin open
+//!   with `-i` even when nobody is attached), and serves `attach` clients on a socket in the
+//!   container's directory, in the same poll loop ([`crate::attach`]);
 //! - is the parent of the container's init (the runtime library clones it from the monitor,
 //!   in-process), so it reaps it and records the real exit status and time;
 //! - applies `--rm`, and exits with the container.
@@ -22,6 +25,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use rustix::event::{PollFd, PollFlags};
 
+use crate::attach::server::AttachServer;
 use crate::console::ConsoleSocket;
 use crate::container::now;
 use crate::engine::Engine;
@@ -34,6 +38,11 @@ use crate::restart;
 
 /// How the monitor subcommand is named on arca's command line (hidden from help).
 pub const MONITOR_VERB: &str = "__monitor";
+/// How much of the container's output the monitor reads at once (one log write, one packet
+/// to each attached client).
+pub(crate) const READ_SIZE: usize = 64 * 1024;
+/// The monitor's flag saying its stdin is an attach client's connection.
+pub const ATTACHED_FLAG: &str = "--attached";
 
 /// Docker's status for a process that ended: its code, or 128 + the signal that killed it.
 fn exit_code(status: WaitStatus) -> Option<i32> {
@@ -107,16 +116,26 @@ impl Engine {
 
     /// Starts the created (or exited) container `rec` under a monitor: runs `exe` (arca
     /// itself) as `exe --root ROOT __monitor ID` and returns once it reported the container
-    /// started, or its error.
-    pub fn start_detached(&self, rec: &Record, exe: &Path) -> Result<(), EngineError> {
+    /// started, or its error. `attach`: one end of an [`crate::attach::pair`], given to the
+    /// monitor as its stdin (`__monitor --attached`): its first client, before any output.
+    pub fn start_detached(
+        &self,
+        rec: &Record,
+        exe: &Path,
+        attach: Option<OwnedFd>,
+    ) -> Result<(), EngineError> {
         // A user's start lifts an earlier stop: the restart policy applies again.
         let _ = std::fs::remove_file(restart::stopped_marker(&self.dir(&rec.id)));
-        let mut child = Command::new(exe)
-            .arg("--root")
+        let mut cmd = Command::new(exe);
+        cmd.arg("--root")
             .arg(self.root())
             .arg(MONITOR_VERB)
-            .arg(&rec.id)
-            .stdin(Stdio::null())
+            .arg(&rec.id);
+        if attach.is_some() {
+            cmd.arg(ATTACHED_FLAG);
+        }
+        let mut child = cmd
+            .stdin(attach.map_or_else(Stdio::null, Stdio::from))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -143,12 +162,26 @@ impl Engine {
     }
 
     /// The monitor process's body (`arca __monitor ID`): see the module documentation.
-    /// `ready` is where the starting command waits for "ok" or "error <why>".
-    pub fn monitor(&self, id: &str, mut ready: impl Write) -> Result<i32, EngineError> {
+    /// `ready` is where the starting command waits for "ok" or "error <why>"; `client`, an
+    /// attach connection made before the start (`start -a`).
+    pub fn monitor(
+        &self,
+        id: &str,
+        mut ready: impl Write,
+        client: Option<OwnedFd>,
+    ) -> Result<i32, EngineError> {
         // Out of the starting command's session: its terminal closing must not reach us.
         let _ = rustix::process::setsid();
         let rec = self.find(id)?;
-        let started = match self.start_monitored(&rec) {
+        // Listening before the start, so an `attach` right after `run -d` finds the socket.
+        let attach = AttachServer::bind(&self.dir(id), rec.settings.stdin_once).map(|mut a| {
+            if let Some(c) = client {
+                a.add_client(c);
+            }
+            a
+        });
+        let started = attach.and_then(|a| Ok((a, self.start_monitored(&rec)?)));
+        let (mut attach, started) = match started {
             Ok(s) => s,
             Err(e) => {
                 let _ = writeln!(ready, "error {e}");
@@ -168,17 +201,23 @@ impl Engine {
         live.save(&dir);
         let mut started = started;
         loop {
-            let code = self.pump(&rec, started, &mut live);
+            let code = self.pump(&rec, started, &mut live, &mut attach);
             let again = |live: &Live| {
                 !restart::stopped_marker(&dir).exists()
                     && rec.settings.restart.restarts(code, live.restart_count)
             };
+            // Attached clients get the code once the exit is recorded, so what they run next
+            // (`inspect`, `rm`) sees the container stopped.
             if !again(&live) {
-                self.finish(&rec, code)?;
+                let finished = self.finish(&rec, code);
+                attach.exited(code);
+                finished?;
                 return Ok(code.unwrap_or(125));
             }
             let _ = rt::delete(&self.runtime, id, true);
-            self.records.set_exited(id, code, now())?;
+            let recorded = self.records.set_exited(id, code, now());
+            attach.exited(code);
+            recorded?;
             std::thread::sleep(restart::backoff(live.restart_count));
             // A `stop` or `rm -f` while we waited wins.
             if !again(&live) {
@@ -261,6 +300,7 @@ impl Engine {
             move |e: rustix::io::Errno| EngineError::io(what, Path::new("/"), e.into())
         };
         let mut outputs = Vec::new();
+        let mut input = None;
         let console = if rec.settings.tty {
             let c = ConsoleSocket::bind()?;
             opts.console_socket = Some(c.path.clone());
@@ -277,15 +317,27 @@ impl Engine {
             outputs.push((err_r, Stream::Stderr));
             None
         };
-        rustix::stdio::dup2_stdin(&devnull).map_err(sys("dup2"))?;
+        if rec.settings.interactive && !rec.settings.tty {
+            let (in_r, in_w) =
+                rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(sys("pipe"))?;
+            rustix::stdio::dup2_stdin(&in_r).map_err(sys("dup2"))?;
+            input = Some(in_w);
+        } else {
+            rustix::stdio::dup2_stdin(&devnull).map_err(sys("dup2"))?;
+        }
         let created = rt::create(&self.runtime, &opts);
-        // Our copies of the write ends go, so the pipes end when the container's do.
+        // Our copies of the container's ends go, so the pipes end when the container's do.
+        rustix::stdio::dup2_stdin(&devnull).map_err(sys("dup2"))?;
         rustix::stdio::dup2_stdout(&devnull).map_err(sys("dup2"))?;
         rustix::stdio::dup2_stderr(&devnull).map_err(sys("dup2"))?;
         let st = created?;
         self.network_created(rec, st.pid);
         if let Some(c) = console {
-            outputs.push((c.receive()?, Stream::Stdout));
+            let master = c.receive()?;
+            if rec.settings.interactive {
+                input = Some(rustix::io::fcntl_dupfd_cloexec(&master, 0).map_err(sys("dup"))?);
+            }
+            outputs.push((master, Stream::Stdout));
         }
         if let Err(e) = rt::start(&self.runtime, id) {
             let _ = rt::delete(&self.runtime, id, true);
@@ -296,12 +348,19 @@ impl Engine {
         Ok(Started {
             pid: st.pid,
             outputs,
+            input,
         })
     }
 
-    /// Copies the container's output to its log until its init exits, running the
-    /// healthcheck on its schedule; returns the init's status.
-    fn pump(&self, rec: &Record, started: Started, live: &mut Live) -> Option<i32> {
+    /// Copies the container's output to its log and attached clients until its init exits,
+    /// running the healthcheck on its schedule; returns the init's status.
+    fn pump(
+        &self,
+        rec: &Record,
+        started: Started,
+        live: &mut Live,
+        attach: &mut AttachServer,
+    ) -> Option<i32> {
         let health = rec.settings.health.as_ref();
         let began = std::time::Instant::now();
         let mut next_check = health.map(|h| began + h.interval);
@@ -313,11 +372,13 @@ impl Engine {
             rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
         });
         let mut open: Vec<(OwnedFd, Stream)> = started.outputs;
-        let mut buf = vec![0u8; 64 * 1024];
+        attach.set_input(started.input, rec.settings.tty);
+        let mut buf = vec![0u8; READ_SIZE];
         let mut exited = pidfd.is_none();
         // After the init exits, what its children still write is read for a moment more.
         let mut grace = 20;
-        while !open.is_empty() && grace > 0 {
+        // Until the init exits, even if it closed its output: attached clients wait for it.
+        while (!exited || !open.is_empty()) && grace > 0 {
             let mut fds: Vec<PollFd<'_>> = open
                 .iter()
                 .map(|(fd, _)| PollFd::new(fd, PollFlags::IN))
@@ -325,6 +386,8 @@ impl Engine {
             if let (Some(p), false) = (&pidfd, exited) {
                 fds.push(PollFd::new(p, PollFlags::IN));
             }
+            let attach_at = fds.len();
+            fds.extend(attach.poll_fds());
             let timeout = rustix::time::Timespec {
                 tv_sec: 0,
                 tv_nsec: 50_000_000,
@@ -339,8 +402,10 @@ impl Engine {
                 until_check.as_ref()
             };
             let _ = rustix::event::poll(&mut fds, wait);
-            let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+            let revents: Vec<PollFlags> = fds.iter().map(PollFd::revents).collect();
             drop(fds);
+            attach.handle(&revents[attach_at..]);
+            let ready: Vec<bool> = revents[..attach_at].iter().map(|r| !r.is_empty()).collect();
             if !exited && ready.get(open.len()).copied().unwrap_or(false) {
                 exited = true;
             }
@@ -358,6 +423,7 @@ impl Engine {
                         if let Some(l) = log.as_mut() {
                             let _ = l.write(*stream, &buf[..n]);
                         }
+                        attach.output(*stream, &buf[..n]);
                     }
                     Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
                     Err(_) => closed.push(i),
@@ -383,8 +449,10 @@ impl Engine {
     }
 }
 
-/// A started container's init and the fds its output comes out of.
+/// A started container's init, the fds its output comes out of, and (with `-i`) where its
+/// input goes: its stdin pipe's write end, or a copy of its pty master.
 struct Started {
     pid: i32,
     outputs: Vec<(OwnedFd, Stream)>,
+    input: Option<OwnedFd>,
 }

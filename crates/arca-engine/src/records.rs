@@ -75,6 +75,14 @@ pub struct Settings {
     pub stop_timeout: u64,
     /// `-t`.
     pub tty: bool,
+    /// `-i` (Docker's `OpenStdin`): a detached container's stdin is a pipe its monitor keeps
+    /// open for `attach`; without it, stdin is /dev/null.
+    #[serde(default)]
+    pub interactive: bool,
+    /// Docker's `StdinOnce` (`-i` without `-d`): the end of an attached client's input
+    /// closes the container's stdin.
+    #[serde(default)]
+    pub stdin_once: bool,
     /// `--label`.
     pub labels: Vec<(String, String)>,
     /// The image chain IDs, base first: the writable snapshot's lowers.

@@ -8,7 +8,10 @@ mod containers;
 mod cp;
 mod networks;
 mod volumes;
-pub use containers::{ExecArgs, InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs};
+pub use containers::{
+    AttachArgs, AttachFlags, ExecArgs, InspectArgs, LogsArgs, PsArgs, PullPolicy, RunArgs,
+    StartArgs,
+};
 pub use cp::CpArgs;
 pub use networks::NetworkCommand;
 pub use volumes::VolumeCommand;
@@ -74,10 +77,9 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Create(RunArgs),
     /// Start created or stopped containers (in the background, under their monitors)
-    Start {
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Start(StartArgs),
+    /// Connect this terminal's stdin, stdout and stderr to a running container's
+    Attach(AttachArgs),
     /// List containers
     Ps(PsArgs),
     /// Show a container's output
@@ -172,7 +174,12 @@ pub enum Command {
     Cp(CpArgs),
     /// The monitor of a detached container (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
-    Monitor { id: String },
+    Monitor {
+        id: String,
+        /// Its stdin is an attach connection (`start -a`)
+        #[arg(long)]
+        attached: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

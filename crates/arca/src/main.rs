@@ -15,8 +15,9 @@ use clap::Parser;
 /// (CVE-2019-5736), decided before parsing anything since protecting means re-executing.
 const ENTERS_CONTAINER: &[&str] = &["run", "start", "exec", "__monitor"];
 
-/// Verbs whose failures exit as Docker's `run` does: 125 (126, 127 for the command).
-const CONTAINER_VERBS: &[&str] = &["run", "create", "start", "exec"];
+/// Verbs whose failures exit as Docker's `run` does: 125 (126, 127 for the command); their
+/// success is the container's own exit code.
+const CONTAINER_VERBS: &[&str] = &["run", "create", "start", "exec", "attach"];
 
 fn main() {
     // A container's `--init` (PID 1): before anything else, as it starts with every such

@@ -1,5 +1,5 @@
-//! Docker's flags for the container verbs (`run`, `create`, `start`, `ps`, `logs`, `stop`,
-//! `kill`, `rm`, `wait`, `inspect`).
+//! Docker's flags for the container verbs (`run`, `create`, `start`, `attach`, `ps`, `logs`,
+//! `stop`, `kill`, `rm`, `wait`, `inspect`).
 
 use clap::ValueEnum;
 
@@ -191,6 +191,42 @@ pub struct InspectArgs {
     pub containers: Vec<String>,
 }
 
+/// What `attach` and `start -a` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AttachFlags {
+    /// Pass the signals arca receives on to the container (not with -t)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
+    pub sig_proxy: bool,
+    /// The key sequence that detaches, leaving the container running (with -t; "" for none)
+    #[arg(long, default_value = arca_engine::attach::keys::DEFAULT)]
+    pub detach_keys: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AttachArgs {
+    /// Do not pass arca's stdin on to the container
+    #[arg(long)]
+    pub no_stdin: bool,
+    #[command(flatten)]
+    pub flags: AttachFlags,
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// Attach to the container's output (and its exit code), as `attach` does
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach the container's stdin too (with -a)
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[command(flatten)]
+    pub flags: AttachFlags,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
     #[command(flatten)]
@@ -207,7 +243,8 @@ pub struct ProcessFlags {
     /// Run in the background (`run`: under the container's monitor; prints the id)
     #[arg(short, long)]
     pub detach: bool,
-    /// Keep stdin open (a foreground process shares arca's stdin)
+    /// Keep stdin open (a foreground process shares arca's stdin; a detached one gets a pipe
+    /// its monitor keeps open for `attach`)
     #[arg(short, long)]
     pub interactive: bool,
     /// Give the process a pseudo-terminal

@@ -48,6 +48,8 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
                 "Image": r.image,
                 "Cmd": r.settings.command,
                 "Tty": r.settings.tty,
+                "OpenStdin": r.settings.interactive,
+                "StdinOnce": r.settings.stdin_once,
                 "StopSignal": r.settings.stop_signal,
                 "StopTimeout": r.settings.stop_timeout,
                 "Labels": r.settings.labels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),

@@ -1,6 +1,7 @@
 //! One module per verb; each turns parsed flags into calls on arca-image (images) or
 //! arca-engine (containers).
 
+mod attach;
 mod container_inspect;
 mod cp;
 mod docs;
@@ -113,7 +114,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let engine = open_engine(s.snapshots.clone())?;
             run::create(&mut s, &engine, &a)
         }
-        Command::Start { containers } => run::start(&engine()?, &containers),
+        Command::Start(a) => run::start(&engine()?, &a),
+        Command::Attach(a) => attach::attach(&engine()?, &a),
         Command::Ps(a) => ps::ps(&engine()?, &a),
         Command::Logs(a) => logs::logs(&engine()?, &a),
         Command::Exec(a) => exec::exec(&engine()?, &a),
@@ -150,6 +152,6 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Network(n) => network::network(&engine()?, &n),
         Command::Port { container, port } => network::port(&engine()?, &container, port.as_deref()),
         Command::Cp(a) => cp::cp(&engine()?, &a),
-        Command::Monitor { id } => monitor::monitor(&engine()?, &id),
+        Command::Monitor { id, attached } => monitor::monitor(&engine()?, &id, attached),
     }
 }

@@ -13,13 +13,13 @@ use arca_image::catalog::ImageRecord;
 use oci_spec::image::ImageConfiguration;
 
 use super::ImageState;
-use crate::cli::{PullArgs, PullPolicy, RunArgs};
+use crate::cli::{PullArgs, PullPolicy, RunArgs, StartArgs};
 
 /// `run`: create, then start; returns the container's exit status in the foreground.
 pub fn run(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> {
     let rec = create_container(state, engine, a, true)?;
     if a.process.detach {
-        engine.start_detached(&rec, &self_exe()?)?;
+        engine.start_detached(&rec, &self_exe()?, None)?;
         println!("{}", rec.id);
         return Ok(0);
     }
@@ -34,13 +34,27 @@ pub fn create(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i3
 }
 
 /// `start`: each container under its monitor; prints what it was given, as Docker does.
-pub fn start(engine: &Engine, containers: &[String]) -> Result<i32> {
+/// With `-a`, one container, attached from before it starts; its exit code is arca's.
+pub fn start(engine: &Engine, a: &StartArgs) -> Result<i32> {
     let exe = self_exe()?;
+    if a.attach {
+        let [what] = a.containers.as_slice() else {
+            bail!("you cannot start and attach multiple containers at once");
+        };
+        let opts = super::attach::options(a.interactive, &a.flags)?;
+        let rec = engine.find(what)?;
+        if engine.status(&rec) == arca_engine::Status::Running {
+            return Ok(engine.attach(&rec, &opts)?);
+        }
+        let (ours, monitors) = arca_engine::attach::pair().context("an attach connection")?;
+        engine.start_detached(&rec, &exe, Some(monitors))?;
+        return Ok(engine.attach_to(&rec, ours, &opts)?);
+    }
     let mut failed = false;
-    for what in containers {
+    for what in &a.containers {
         let started = engine.find(what).and_then(|rec| match engine.status(&rec) {
             arca_engine::Status::Running => Ok(()),
-            _ => engine.start_detached(&rec, &exe),
+            _ => engine.start_detached(&rec, &exe, None),
         });
         match started {
             Ok(()) => println!("{what}"),
@@ -90,6 +104,9 @@ fn create_container(
             stop_signal,
             stop_timeout: a.stop_timeout.unwrap_or(10),
             tty: a.process.tty,
+            interactive: a.process.interactive,
+            // Docker's StdinOnce: set when the client is attached from the start.
+            stdin_once: a.process.interactive && !a.process.detach,
             labels: run.labels.clone(),
             restart: arca_engine::restart::RestartPolicy::parse(&a.restart)
                 .map_err(|e| anyhow!(e))?,

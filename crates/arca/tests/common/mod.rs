@@ -173,11 +173,17 @@ impl Env {
 
     /// `arca ARGS` with extra environment variables.
     pub fn arca_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        self.arca_cmd()
-            .args(args)
+        self.command(args)
             .envs(env.iter().copied())
             .output()
             .unwrap()
+    }
+
+    /// `arca ARGS` not yet run (to spawn it, or give it input).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.arca_cmd();
+        cmd.args(args);
+        cmd
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
