@@ -72,7 +72,7 @@ pub fn add(
             Ok(None) => {}
             Err(e) => {
                 if let Err(d) = del(path, list, inv, capability_args, prev.as_ref()) {
-                    tracing::warn!("undoing a failed ADD on network {}: {d}", list.name);
+                    tracing::debug!("undoing a failed ADD on network {}: {d}", list.name);
                 }
                 return Err(e);
             }

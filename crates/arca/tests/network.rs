@@ -437,6 +437,23 @@ fn a_missing_plugin_is_named_and_nothing_is_left() {
         err.contains("broken.conflist") && err.contains("\"cniVersion\" is missing"),
         "{err}"
     );
+    // A plugin's own error reaches the user with its message, and the half-made attachment
+    // is undone.
+    std::fs::write(
+        e.root().join("networks/badrange.conflist"),
+        r#"{"cniVersion": "1.0.0", "name": "badrange", "plugins": [{"type": "bridge",
+            "bridge": "arcabad0", "ipam": {"type": "host-local",
+            "ranges": [[{"subnet": "10.300.0.0/24"}]]}}]}"#,
+    )
+    .unwrap();
+    let o = e.arca(&["run", "--rm", "--network", "badrange", IMAGE, "true"]);
+    assert_eq!(code(&o), 125);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("network \"badrange\": CNI plugin") && err.contains("10.300.0.0/24"),
+        "{err}"
+    );
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
     remove_all_and_check(&e);
 }
 
