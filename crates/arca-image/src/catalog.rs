@@ -92,6 +92,7 @@ impl Catalog {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
+        no_checkpoint_on_close(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS images (
                 id TEXT PRIMARY KEY,
@@ -434,4 +435,16 @@ impl Catalog {
         tx.commit().map_err(&err)?;
         Ok(n > 0)
     }
+}
+
+/// Leaves the WAL as it is when this connection, the process's last, closes: otherwise every
+/// short-lived arca command (each opens the catalog, and the engine's records beside it) would checkpoint it (fsyncs), delete it, and the next recreate it
+/// (a directory fsync). SQLite still checkpoints as the WAL grows (every 1000 pages), so the
+/// work is done once per many commands, and a crash at any point is recovered from the WAL.
+pub fn no_checkpoint_on_close(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map(drop)
 }
