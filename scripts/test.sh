@@ -41,7 +41,7 @@ PACKAGES=(
 	podman
 	uidmap
 	jq
-	# the cgroup v2 VM test (scripts/vm/run-v2-tests.sh, tests/cgroup_v2_vm.rs)
+	# the cgroup v2 VM tests (scripts/vm/run-v2-tests.sh, tests/cgroup_v2_vm.rs; the engine's: run-engine-v2-tests.sh, crates/arca/tests/engine_v2_vm.rs)
 	qemu-system-x86
 	linux-image-amd64
 	cpio

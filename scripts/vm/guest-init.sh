@@ -1,15 +1,16 @@
 #!/bin/busybox sh
-# /init of the busybox test VMs (run-v2-tests.sh, run-selinux-tests.sh). Runs as pid 1 in two
-# stages:
+# /init of the busybox test VMs (run-v2-tests.sh, run-selinux-tests.sh,
+# run-engine-v2-tests.sh). Runs as pid 1 in two stages:
 #
 # 1. On the initramfs (rootfs): copy everything to a tmpfs and switch_root into it. A container's
 #    pivot_root needs the runtime's root to be a mount with a parent, which rootfs is not.
 # 2. On the tmpfs: mount proc, sys, dev and cgroup2 (pure v2, nsdelegate) at /sys/fs/cgroup,
 #    enable every available controller in the root's cgroup.subtree_control, run
 #    /tests/<suite>-tests.sh, power off.
-# The suite is the kernel parameter arca_tests=<suite> (default v2). With arca_tests=selinux,
-# selinuxfs is mounted and the policy of /etc/selinux/config loaded first (load_policy): the
-# runtime sees SELinux enabled, as on a SELinux host.
+# The suite is the kernel parameter arca_tests=<suite> (default v2; engine-v2 for the engine's
+# tests, which need nothing more from /init). With arca_tests=selinux, selinuxfs is mounted and
+# the policy of /etc/selinux/config loaded first (load_policy): the runtime sees SELinux
+# enabled, as on a SELinux host.
 export PATH=/usr/local/bin:/usr/bin:/bin:/sbin
 
 if [ "$1" != stage2 ]; then
@@ -56,7 +57,9 @@ echo "# kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ { print $2 " kB" }'
 echo "# $(grep ' /sys/fs/cgroup ' /proc/self/mountinfo)"
 echo "# controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "# subtree_control: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
-echo "# runtime: $(arca-runtime --version 2>&1 | head -n 1)"
+for b in arca-runtime arca; do
+	! command -v $b >/dev/null || echo "# $b: $($b --version 2>&1 | head -n 1)"
+done
 echo "# apparmor enabled: $(cat /sys/module/apparmor/parameters/enabled 2>&1)"
 echo "# selinux enforce: $(cat /sys/fs/selinux/enforce 2>&1)"
 

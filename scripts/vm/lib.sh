@@ -128,13 +128,13 @@ vm_cleanup() {
 	fi
 }
 
-# vm_busybox_root ARCA_BINARY: fills `root` ($work/root) with what every busybox bed's guest
-# uses: busybox and its applets, the runtime (stripped when `strip` exists) at
-# /usr/local/bin/arca-runtime, jq, a busybox OCI bundle at /bundle (scripts/busybox-bundle.sh),
-# scripts/vm/guest-init.sh as /init and scripts/vm/guest-lib.sh in /tests. The caller adds its
-# test script to /tests.
+# vm_busybox_root BINARY [NAME]: fills `root` ($work/root) with what every busybox bed's guest
+# uses: busybox and its applets, the binary under test (stripped when `strip` exists) at
+# /usr/local/bin/NAME (default arca-runtime; the engine's bed installs `arca`), jq, a busybox OCI
+# bundle at /bundle (scripts/busybox-bundle.sh), scripts/vm/guest-init.sh as /init and
+# scripts/vm/guest-lib.sh in /tests. The caller adds its test script to /tests.
 vm_busybox_root() {
-	local vm_dir repo applet
+	local vm_dir repo applet name=${2:-arca-runtime}
 	vm_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	repo=$(cd "$vm_dir/../.." && pwd)
 	root=$work/root
@@ -145,10 +145,10 @@ vm_busybox_root() {
 	for applet in $("$busybox" --list); do
 		[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 	done
-	vm_copy_with_libs "$1" "$root/usr/local/bin/arca-runtime"
+	vm_copy_with_libs "$1" "$root/usr/local/bin/$name"
 	if command -v strip >/dev/null 2>&1; then
 		# A debug build is ~100 MB, mostly debug info; stripped it is a few MB.
-		strip "$root/usr/local/bin/arca-runtime" 2>/dev/null || true
+		strip "$root/usr/local/bin/$name" 2>/dev/null || true
 	fi
 	vm_copy_with_libs "$(command -v jq)" "$root/usr/bin/jq"
 	BUSYBOX=$busybox "$repo/scripts/busybox-bundle.sh" "$root/bundle" sh >/dev/null

@@ -13,5 +13,5 @@ mod common;
 
 #[test]
 fn cgroup_v2_in_qemu() {
-    common::vm::run_test_bed("run-v2-tests.sh", "run-v2-tests");
+    common::vm::run_test_bed("run-v2-tests.sh", "run-v2-tests", &common::runtime());
 }

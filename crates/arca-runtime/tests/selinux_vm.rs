@@ -19,7 +19,11 @@ use serde_json::json;
 
 #[test]
 fn selinux_in_qemu() {
-    common::vm::run_test_bed("run-selinux-tests.sh", "run-selinux-tests");
+    common::vm::run_test_bed(
+        "run-selinux-tests.sh",
+        "run-selinux-tests",
+        &common::runtime(),
+    );
 }
 
 #[test]

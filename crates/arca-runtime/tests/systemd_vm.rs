@@ -12,5 +12,9 @@ mod common;
 
 #[test]
 fn systemd_driver_in_qemu() {
-    common::vm::run_test_bed("run-systemd-tests.sh", "run-systemd-tests");
+    common::vm::run_test_bed(
+        "run-systemd-tests.sh",
+        "run-systemd-tests",
+        &common::runtime(),
+    );
 }

@@ -446,6 +446,12 @@ fn pause_rename_top_stats_and_prune() {
     e.eventually("ticks", || e.ok(&["logs", "ticker"]).lines().count() > 2);
     e.ok(&["pause", "ticker"]);
     assert!(e.ok(&["ps"]).contains("(Paused)"));
+    let state = &e.inspect("ticker")["State"];
+    assert_eq!(
+        (&state["Status"], &state["Paused"], &state["Running"]),
+        (&"paused".into(), &true.into(), &true.into()),
+        "{state}"
+    );
     let frozen = e.ok(&["logs", "ticker"]).lines().count();
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(
@@ -457,6 +463,8 @@ fn pause_rename_top_stats_and_prune() {
     e.eventually("ticks after unpause", || {
         e.ok(&["logs", "ticker"]).lines().count() > frozen
     });
+    assert_eq!(e.inspect("ticker")["State"]["Status"], "running");
+    assert_eq!(e.inspect("ticker")["State"]["Paused"], false);
 
     e.ok(&["rename", "ticker", "clock"]);
     assert!(e.ok(&["ps"]).contains("clock"));

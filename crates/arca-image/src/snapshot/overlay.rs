@@ -6,12 +6,20 @@
 //! option string that capped images at a few dozen layers; older kernels get one
 //! colon-separated `lowerdir`, with the characters overlayfs treats specially escaped.
 //!
+//! Older kernels refuse `lowerdir+` in two ways. From 6.5 overlayfs parses each `fsconfig`
+//! itself and refuses the key there (`EINVAL`), so the fallback can follow. Before 6.5 (Debian
+//! 12's 6.1, RHEL 9, Ubuntu 22.04) it has no parser of its own: the kernel's legacy shim accepts
+//! any key and overlayfs refuses the joined option string only at `FSCONFIG_CMD_CREATE`, with
+//! an error in the kernel log. Trying `lowerdir+` there made the store's probe fail, so every
+//! store on such a kernel fell back to copy snapshots; [`parses_keys`] tells the two apart first.
+//!
 //! `index=off` and `metacopy=off` are explicit: with file-level dedup, equal files share an
 //! inode across layers, and the index would carry that sharing up into the container's upper
 //! directory on copy-up, tying together files that only happened to be equal.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rustix::io::Errno;
 use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, UnmountFlags};
@@ -35,16 +43,20 @@ impl OverlayMount {
     pub fn mount(&self, target: &Path) -> Result<(), Errno> {
         let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
         let set = |k: &str, v: &Path| rustix::mount::fsconfig_set_string(fs.as_fd(), k, v);
+        let joined = || set("lowerdir", Path::new(&self.joined_lowers()?));
         let mut lowers = self.lowers.iter();
-        match lowers.next().map(|first| set("lowerdir+", first)) {
+        match lowers.next() {
             None => return Err(Errno::INVAL),
-            Some(Ok(())) => {
-                for l in lowers {
-                    set("lowerdir+", l)?;
+            Some(_) if !parses_keys() => joined()?,
+            Some(first) => match set("lowerdir+", first) {
+                Ok(()) => {
+                    for l in lowers {
+                        set("lowerdir+", l)?;
+                    }
                 }
-            }
-            Some(Err(Errno::INVAL)) => set("lowerdir", Path::new(&self.joined_lowers()?))?,
-            Some(Err(e)) => return Err(e),
+                Err(Errno::INVAL) => joined()?,
+                Err(e) => return Err(e),
+            },
         }
         if let Some((upper, work)) = &self.upper {
             set("upperdir", upper)?;
@@ -91,6 +103,20 @@ impl OverlayMount {
         }
         Ok(out)
     }
+}
+
+/// Whether overlayfs checks each `fsconfig` key as it is set (Linux 6.5 and later), so a refused
+/// `lowerdir+` shows there. Asked once per process on a context of its own with a key no
+/// overlayfs knows: refused means a parser of its own, accepted means the legacy shim (which
+/// takes anything and is older than `lowerdir+`). The refusal goes to that context's log, not
+/// the kernel's.
+fn parses_keys() -> bool {
+    static PARSES: OnceLock<bool> = OnceLock::new();
+    *PARSES.get_or_init(|| {
+        rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_or(true, |fs| {
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), "arca-unknown-key").is_err()
+        })
+    })
 }
 
 /// Unmounts `target` (lazily if busy, so a container's leftover process cannot pin it).

@@ -1,13 +1,16 @@
-//! Runs one of the qemu test beds in scripts/vm/ with the runtime under test and fails with the
+//! Runs one of the qemu test beds in scripts/vm/ with the binary under test and fails with the
 //! guest's failed lines (the full output is printed, which the harness shows on failure).
+//!
+//! Also compiled into crates/arca/tests/engine_v2_vm.rs (by `#[path]`), whose bed takes the
+//! engine's binary: so nothing here may use the rest of this `common` module.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Runs `scripts/vm/<script> RUNTIME` and asserts every guest test passed. `tag` is the prefix
+/// Runs `scripts/vm/<script> BINARY` and asserts every guest test passed. `tag` is the prefix
 /// of the script's own lines (`run-v2-tests`), kept in the failure summary.
-pub fn run_test_bed(script: &str, tag: &str) {
+pub fn run_test_bed(script: &str, tag: &str, binary: &Path) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scripts/vm")
         .join(script);
@@ -18,7 +21,7 @@ pub fn run_test_bed(script: &str, tag: &str) {
         .arg("-c")
         .arg("exec \"$0\" \"$1\" 2>&1")
         .arg(&script)
-        .arg(super::runtime())
+        .arg(binary)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));

@@ -16,6 +16,9 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
             Status::Running | Status::MonitorLost { running: true } => ("running", true),
             Status::Exited(_) | Status::MonitorLost { running: false } => ("exited", false),
         };
+        // Docker's State: a frozen container is still Running, with Status "paused".
+        let paused = running && engine.paused(&r);
+        let state = if paused { "paused" } else { state };
         let time = |t: Option<i64>| t.map(rfc3339);
         let live = arca_engine::live::Live::load(&engine.dir(&r.id));
         let health = live.health.map(|h| {
@@ -35,6 +38,7 @@ pub fn inspect(engine: &Engine, containers: &[String]) -> Result<i32> {
             "State": {
                 "Status": state,
                 "Running": running,
+                "Paused": paused,
                 "Pid": r.pid.unwrap_or(0),
                 "MonitorPid": r.monitor_pid.unwrap_or(0),
                 "ExitCode": r.exit_code.unwrap_or(0),
