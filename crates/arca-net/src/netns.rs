@@ -32,10 +32,6 @@ fn err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(nix::Error) -> NetEr
 }
 
 /// Makes a new network namespace with `lo` up and mounts it at `path`.
-///
-/// The work is done on a thread of its own: `unshare(CLONE_NEWNET)` moves only the calling
-/// thread, which then ends, so the process's own threads never change namespace, and no
-/// failure half-way can leave one of them in the wrong one.
 pub fn create(path: &Path) -> Result<(), NetError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| NetError::io("create", dir, e))?;
@@ -45,26 +41,45 @@ pub fn create(path: &Path) -> Result<(), NetError> {
         .create_new(true)
         .open(path)
         .map_err(|e| NetError::io("create", path, e))?;
-    let made = std::thread::scope(|s| {
-        s.spawn(|| -> Result<(), NetError> {
-            unshare(CloneFlags::CLONE_NEWNET).map_err(err("unshare", path))?;
-            arca_sys::net::set_link_up("lo").map_err(err("bring lo up", path))?;
-            mount(
-                Some("/proc/thread-self/ns/net"),
-                path,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(err("bind mount", path))
-        })
-        .join()
-        .unwrap_or_else(|_| Err(err("create", path)(nix::Error::EIO)))
+    let made = in_other_namespace(path, None, || {
+        arca_sys::net::set_link_up("lo").map_err(err("bring lo up", path))?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(err("bind mount", path))
     });
     if made.is_err() {
         let _ = std::fs::remove_file(path);
     }
     made
+}
+
+/// Runs `f` with the calling thread in another network namespace: the one open as `target`,
+/// or a new one (`None`), then puts the thread back where it was.
+///
+/// Network namespaces belong to threads, so this moves only the calling thread, and only for
+/// the length of `f`; done in place rather than on a thread of its own, since spawning one
+/// cost more than the whole of what it did here (a container start is a few milliseconds). A
+/// failure to return would leave the thread astray: it is reported as an error, never ignored.
+fn in_other_namespace<T>(
+    what: &Path,
+    target: Option<&std::fs::File>,
+    f: impl FnOnce() -> Result<T, NetError>,
+) -> Result<T, NetError> {
+    let home = std::fs::File::open("/proc/thread-self/ns/net")
+        .map_err(|e| NetError::io("open", "/proc/thread-self/ns/net", e))?;
+    match target {
+        Some(ns) => setns(ns, CloneFlags::CLONE_NEWNET).map_err(err("setns", what))?,
+        None => unshare(CloneFlags::CLONE_NEWNET).map_err(err("unshare", what))?,
+    }
+    let result = f();
+    setns(&home, CloneFlags::CLONE_NEWNET)
+        .map_err(err("return to the caller's namespace from", what))?;
+    result
 }
 
 /// Unmounts and removes the namespace file at `path`; nothing there is not an error.
@@ -85,12 +100,7 @@ pub fn remove(path: &Path) -> Result<(), NetError> {
 /// working loopback.
 pub fn loopback_up_in(ns: &Path) -> Result<(), NetError> {
     let file = std::fs::File::open(ns).map_err(|e| NetError::io("open", ns, e))?;
-    std::thread::scope(|s| {
-        s.spawn(|| -> Result<(), NetError> {
-            setns(&file, CloneFlags::CLONE_NEWNET).map_err(err("setns", ns))?;
-            arca_sys::net::set_link_up("lo").map_err(err("bring lo up", ns))
-        })
-        .join()
-        .unwrap_or_else(|_| Err(err("bring lo up", ns)(nix::Error::EIO)))
+    in_other_namespace(ns, Some(&file), || {
+        arca_sys::net::set_link_up("lo").map_err(err("bring lo up", ns))
     })
 }
