@@ -10,6 +10,7 @@
 //! - [`monitor`]: running it, in the foreground or under its monitor process.
 //! - [`exec`]: another process in a running container (`exec -i -t -d -e -u -w`).
 //! - [`restart`]: restart policies, applied by the monitor.
+//! - [`rootless`]: the engine run by an ordinary user (its user and mount namespaces).
 //! - [`live`]: the monitor's live state (restart count, health) for `ps` and `inspect`.
 //! - [`health`]: healthchecks, run by the monitor (no systemd timers needed).
 //! - [`manage`]: pause/unpause, rename, top, stats, container prune.
@@ -40,6 +41,7 @@ pub mod network;
 pub mod prune;
 pub mod records;
 pub mod restart;
+pub mod rootless;
 pub mod spec;
 pub mod volumes;
 

@@ -88,7 +88,15 @@ fn mode(engine: &Engine, flags: &[String]) -> Result<NetworkMode> {
     if flags.len() > 1 && flags.iter().any(|f| special(f)) {
         bail!("--network: none, host and container: cannot be combined with other networks");
     }
+    let rootless = engine.is_rootless();
     Ok(match flags.first().map(String::as_str) {
+        // A rootless user's default is pasta, as Podman 5's.
+        None if rootless => NetworkMode::Pasta(Vec::new()),
+        Some(f) if rootless && !special(f) && f != "slirp4netns" => bail!(
+            "--network {f}: CNI networks need root (a bridge, veths and firewall rules on the \
+             host); rootless containers use --network pasta (the default), none, host or \
+             container:NAME"
+        ),
         None | Some("bridge" | "default") if flags.len() <= 1 => {
             NetworkMode::Cni(vec![DEFAULT_NETWORK.into()])
         }
@@ -138,6 +146,12 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
             driver: _,
             label,
         } => {
+            if engine.is_rootless() {
+                bail!(
+                    "network create {name}: CNI networks need root (a bridge, veths and \
+                     firewall rules on the host); rootless containers use --network pasta"
+                );
+            }
             let req = NetworkRequest {
                 name: name.clone(),
                 subnet: subnet
