@@ -298,6 +298,87 @@ fn image_files_keep_their_owners() {
     r.migrate_and_check_clean();
 }
 
+#[test]
+fn layers_with_whiteouts_stack_in_the_users_namespace() {
+    let r = Rootless::new();
+    // Layer 1: busybox, /d/old, /gone; layer 2 empties /d (opaque) and deletes /gone.
+    let work = r.user.xdg.path().join("layers");
+    let l1 = work.join("l1");
+    let l2 = work.join("l2");
+    for d in [l1.join("bin"), l1.join("d"), l2.join("d")] {
+        fs::create_dir_all(d).unwrap();
+    }
+    fs::copy("/bin/busybox", l1.join("bin/busybox")).unwrap();
+    fs::write(l1.join("d/old"), "old\n").unwrap();
+    fs::write(l1.join("gone"), "gone\n").unwrap();
+    fs::write(l2.join("d/.wh..wh..opq"), "").unwrap();
+    fs::write(l2.join("d/new"), "new\n").unwrap();
+    fs::write(l2.join(".wh.gone"), "").unwrap();
+    let layout = work.join("layout");
+    oci_layout(&layout, &[&l1, &l2]);
+    for p in walk(&work).into_iter().chain([work.clone()]) {
+        std::os::unix::fs::lchown(&p, Some(r.user.uid), Some(r.user.gid)).unwrap();
+    }
+    r.ok(&["pull", &format!("oci:{}:v1", layout.display())]);
+    let out = r.ok(&[
+        "run",
+        "--rm",
+        "localhost/layout:v1",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "/bin/busybox ls /d; /bin/busybox test -e /gone || echo no-gone",
+    ]);
+    assert_eq!(out, "new\nno-gone\n");
+    r.migrate_and_check_clean();
+}
+
+/// An OCI layout at `dir` with image `v1` made of `layers` (directories, tarred uncompressed).
+fn oci_layout(dir: &std::path::Path, layers: &[&std::path::Path]) {
+    use serde_json::json;
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8]| {
+        let hex = common::sha256_hex(data);
+        fs::write(blobs.join(&hex), data).unwrap();
+        (format!("sha256:{hex}"), data.len())
+    };
+    let mut descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for l in layers {
+        let tar = common::output(l, "tar", &["--numeric-owner", "-cf", "-", "."]);
+        let (digest, size) = put(&tar);
+        diff_ids.push(digest.clone());
+        descs.push(json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": digest, "size": size
+        }));
+    }
+    let config = json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}
+    });
+    let (cdigest, csize) = put(&serde_json::to_vec(&config).unwrap());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": cdigest, "size": csize},
+        "layers": descs
+    });
+    let (mdigest, msize) = put(&serde_json::to_vec(&manifest).unwrap());
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": mdigest, "size": msize,
+            "annotations": {"org.opencontainers.image.ref.name": "v1"}
+        }]
+    });
+    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
 /// Every path under `dir` (symlinks not followed).
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
