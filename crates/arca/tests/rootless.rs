@@ -438,7 +438,24 @@ fn detached_containers_are_shared_by_invocations_and_pasta_publishes_ports() {
             .trim()
             .parse()
             .unwrap();
+    // A killed pause process: the next invocation rejoins the namespaces through the
+    // container's monitor (the rootfs is still there for exec) and starts a replacement.
+    let killed = r.pause_pid();
+    Command::new("kill")
+        .args(["-9", &killed.to_string()])
+        .status()
+        .unwrap();
+    eventually("the pause process to die", || !alive(killed));
+    assert_eq!(
+        r.ok(&["exec", "web", "cat", "/w/index.html"]),
+        "via-pasta\n"
+    );
     let pause = r.pause_pid();
+    assert_ne!(pause, killed);
+    assert_eq!(
+        fs::read_link(format!("/proc/{pause}/ns/user")).unwrap(),
+        fs::read_link(format!("/proc/{pasta}/ns/user")).unwrap()
+    );
     assert!(!r.mounts(pause).is_empty(), "the rootfs is mounted");
     r.ok(&["stop", "-t", "1", "web"]);
     assert!(r.ok(&["ps", "-a"]).contains("Exited"));

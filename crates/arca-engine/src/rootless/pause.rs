@@ -3,6 +3,9 @@
 //! `<run dir>/pause.pid`; `<run dir>/pause.lock` (flock) makes concurrent first invocations
 //! agree on one. It is started detached (its own session, stdio on /dev/null) and ends on
 //! SIGTERM or SIGKILL (`arca system migrate`); the namespaces die with their last process.
+//! When it was killed while containers run, the next invocation joins the namespaces through
+//! one of their monitors and starts a replacement there (`__pause --keep`), as Podman rejoins
+//! through conmon.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -19,6 +22,9 @@ use crate::error::EngineError;
 /// The hidden verb the pause process runs as.
 pub const VERB: &str = "__pause";
 
+/// Its flag for a replacement that keeps the namespaces it was started in.
+const KEEP: &str = "--keep";
+
 /// Whether this process was started as the pause process (checked first thing in `main`).
 pub fn invoked() -> bool {
     std::env::args().nth(1).as_deref() == Some(VERB)
@@ -30,7 +36,13 @@ pub fn main() -> ! {
     // Nothing its invoker leaked (fds 3 and up) is held for the pause process's lifetime.
     let _ = arca_sys::process::close_inherited_from(3);
     let mut out = std::io::stdout();
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
+    // `--keep`: a replacement, started inside namespaces that already exist.
+    let keep = std::env::args().nth(2).as_deref() == Some(KEEP);
+    let made = match keep {
+        true => Ok(()),
+        false => unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS),
+    };
+    if let Err(e) = made {
         let _ = writeln!(out, "unshare(CLONE_NEWUSER|CLONE_NEWNS): {e}");
         std::process::exit(1);
     }
@@ -79,19 +91,29 @@ pub(super) fn join_or_create(dir: &Path) -> Result<(), EngineError> {
         .map_err(|e| EngineError::io("open", &lock_path, e))?;
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| EngineError::io("lock", &lock_path, e.into()))?;
-    if let Some(pid) = running(dir) {
-        // It may have ended since: then start another.
-        if join(pid).is_ok() {
-            return Ok(());
-        }
+    // (It may have ended since: then its namespaces cannot be opened, and another starts.)
+    if let Some(ns) = running(dir).and_then(|pid| Namespaces::open(pid).ok()) {
+        return ns.enter();
+    }
+    // The pause process was killed, but containers still run in its namespaces (their
+    // monitors hold them): join those and start a replacement there, or these containers'
+    // mounts would be out of every later invocation's sight.
+    if let Some(ns) = monitor_holding_namespaces().and_then(|pid| Namespaces::open(pid).ok()) {
+        ns.enter()?;
+        return record(dir, spawn_keeper()?);
     }
     let pid = spawn()?;
+    record(dir, pid)?;
+    Namespaces::open(pid)?.enter()
+}
+
+/// Writes the pause process's pid file (beside, then renamed).
+fn record(dir: &Path, pid: i32) -> Result<(), EngineError> {
     let file = pid_file(dir);
     let tmp = dir.join(".pause.pid.tmp");
     std::fs::write(&tmp, format!("{pid}\n"))
         .and_then(|()| std::fs::rename(&tmp, &file))
-        .map_err(|e| EngineError::io("write", &file, e))?;
-    join(pid)
+        .map_err(|e| EngineError::io("write", &file, e))
 }
 
 /// The run directory, 0700 and the user's own (a directory under /tmp someone else made
@@ -176,24 +198,84 @@ fn spawn() -> Result<i32, EngineError> {
     Ok(pid)
 }
 
-/// Enters the pause process's user namespace, then its mount namespace (the user namespace
-/// first: it grants the capabilities entering the mount namespace needs).
-fn join(pid: i32) -> Result<(), EngineError> {
-    let open = |ns: &str| {
-        let p = PathBuf::from(format!("/proc/{pid}/ns/{ns}"));
-        File::open(&p).map_err(|e| EngineError::io("open", &p, e))
-    };
-    let (user, mnt) = (open("user")?, open("mnt")?);
-    let err = |what: &str| {
-        let what = what.to_owned();
-        move |e: nix::Error| {
-            EngineError::Spec(format!(
-                "rootless: joining the pause process's {what} namespace (pid {pid}): {e}"
-            ))
+/// A monitor of ours (`arca … __monitor ID`) in a user namespace other than ours: one a
+/// killed pause process held. Only looked for when no pause process runs.
+fn monitor_holding_namespaces() -> Option<i32> {
+    let uid = nix::unistd::getuid().as_raw();
+    let own = std::fs::read_link("/proc/self/ns/user").ok()?;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        if e.metadata().ok()?.uid() != uid {
+            return None;
         }
-    };
-    setns(&user, CloneFlags::CLONE_NEWUSER).map_err(err("user"))?;
-    setns(&mnt, CloneFlags::CLONE_NEWNS).map_err(err("mount"))
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let monitor = cmdline.split(|&b| b == 0).any(|a| a == b"__monitor");
+        let ns = std::fs::read_link(e.path().join("ns/user")).ok()?;
+        (monitor && ns != own).then_some(pid)
+    })
+}
+
+/// Starts a replacement pause process in the namespaces we joined; its pid.
+fn spawn_keeper() -> Result<i32, EngineError> {
+    let exe = Path::new("/proc/self/exe");
+    let mut child = Command::new(exe)
+        .arg0("arca")
+        .args([VERB, KEEP])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| EngineError::io("start the pause process", exe, e))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim() != "ok" {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(EngineError::Spec(format!(
+            "rootless: the replacement pause process failed: {}",
+            line.trim()
+        )));
+    }
+    Ok(i32::try_from(child.id()).unwrap_or(i32::MAX))
+}
+
+/// A process's user and mount namespaces, opened (so it may end before we enter them).
+struct Namespaces {
+    pid: i32,
+    user: File,
+    mnt: File,
+}
+
+impl Namespaces {
+    fn open(pid: i32) -> Result<Namespaces, EngineError> {
+        let open = |ns: &str| {
+            let p = PathBuf::from(format!("/proc/{pid}/ns/{ns}"));
+            File::open(&p).map_err(|e| EngineError::io("open", &p, e))
+        };
+        Ok(Namespaces {
+            pid,
+            user: open("user")?,
+            mnt: open("mnt")?,
+        })
+    }
+
+    /// Enters the user namespace, then the mount namespace (the user namespace first: it
+    /// grants the capabilities entering the mount namespace needs).
+    fn enter(self) -> Result<(), EngineError> {
+        let pid = self.pid;
+        let err = |what: &'static str| {
+            move |e: nix::Error| {
+                EngineError::Spec(format!(
+                    "rootless: joining the {what} namespace of pid {pid} (the user's \
+                     namespaces): {e}"
+                ))
+            }
+        };
+        setns(&self.user, CloneFlags::CLONE_NEWUSER).map_err(err("user"))?;
+        setns(&self.mnt, CloneFlags::CLONE_NEWNS).map_err(err("mount"))
+    }
 }
 
 /// Stops the pause process (`arca system migrate`): the next invocation makes new namespaces
