@@ -429,6 +429,8 @@ fn detached_containers_are_shared_by_invocations_and_pasta_publishes_ports() {
         "{ps}"
     );
     assert_eq!(r.ok(&["logs", "web"]), "started\n");
+    let err = r.fails(&["network", "connect", "arca", "web"]);
+    assert!(err.contains("CNI networks need root"), "{err}");
     assert_eq!(r.ok(&["exec", "web", "id", "-u"]), "0\n");
     let map = r.ok(&["exec", "web", "cat", "/proc/self/uid_map"]);
     assert_eq!(map_rows(&map)[0][1], r.user.uid.to_string());
