@@ -97,11 +97,39 @@ fn immutable(exe: &OwnedFd) -> bool {
 
 /// A detached, read-only bind mount of the binary itself.
 fn read_only_bind(exe: &OwnedFd) -> Result<OwnedFd> {
-    let tree = crate::init::mounts::clone_tree(exe, Path::new(""), false)
-        .map_err(sys("open_tree of the runtime binary"))?;
+    let tree = match crate::init::mounts::clone_tree(exe, Path::new(""), false) {
+        // The binary sits on a mount of another mount namespace: this process joined its
+        // current one after execve (a rootless engine's invocation does). Its path, resolved
+        // here, names the same file on this namespace's copy of that mount.
+        Err(rustix::io::Errno::INVAL) => {
+            let here = same_file_here(exe)?;
+            crate::init::mounts::clone_tree(&here, Path::new(""), false)
+        }
+        other => other,
+    }
+    .map_err(sys("open_tree of the runtime binary"))?;
     crate::init::mounts::set_attr(tree.as_fd(), A::MOUNT_ATTR_RDONLY, A::empty(), 0, false)
         .map_err(|e| Error::sys("making the runtime binary's bind read-only", e))?;
     Ok(tree)
+}
+
+/// The binary opened by its path in our mount namespace, if that is still the same file.
+fn same_file_here(exe: &OwnedFd) -> Result<OwnedFd> {
+    let path = std::fs::read_link("/proc/self/exe")
+        .map_err(|e| Error::io("reading", "/proc/self/exe", e))?;
+    let here = rustix::fs::open(&path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(sys("opening the runtime binary by its path"))?;
+    let (a, b) = (
+        rustix::fs::fstat(exe).map_err(sys("stat /proc/self/exe"))?,
+        rustix::fs::fstat(&here).map_err(sys("stat the runtime binary"))?,
+    );
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(Error::sys(
+            "the runtime binary's path names another file in this mount namespace",
+            nix::Error::EINVAL,
+        ));
+    }
+    Ok(here)
 }
 
 /// A memfd holding a copy of the binary, sealed against any change.

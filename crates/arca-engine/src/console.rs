@@ -1,14 +1,13 @@
 //! Where a container's pty master comes from: the runtime library's init opens the pty inside
 //! the container and sends the master over a unix socket (runc's `--console-socket`). The
-//! socket lives in a short directory of its own (`/run/arca/console/`), since a socket path
+//! socket lives in a short directory of its own (`/run/arca/console/`, or the rootless user's
+//! run directory), since a socket path
 //! must fit in 108 bytes and a container's directory under a long `--root` does not.
 
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use crate::error::EngineError;
-
-const DIR: &str = "/run/arca/console";
 
 /// A bound console socket, removed when dropped.
 #[derive(Debug)]
@@ -18,8 +17,8 @@ pub(crate) struct ConsoleSocket {
 }
 
 impl ConsoleSocket {
-    pub(crate) fn bind() -> Result<ConsoleSocket, EngineError> {
-        let dir = Path::new(DIR);
+    /// A new socket in `dir` (the engine's `console_dir`).
+    pub(crate) fn bind(dir: &Path) -> Result<ConsoleSocket, EngineError> {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io("create", dir, e))?;
         let path = dir.join(format!("{}.sock", &crate::names::new_id()[..16]));
         let listener = UnixListener::bind(&path).map_err(|e| EngineError::io("bind", &path, e))?;

@@ -80,6 +80,9 @@ impl Engine {
             self.snapshots
                 .mount_with(&id, &rootfs, req.settings.auto_remove)?;
             let mut spec = build_spec(&rootfs, &id)?;
+            if self.rootless {
+                crate::rootless::adapt_spec(&mut spec)?;
+            }
             if let Some(p) = spec.process() {
                 crate::command::check(
                     &rootfs,

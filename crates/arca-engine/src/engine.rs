@@ -11,6 +11,7 @@
 //! <root>/containers/<id>/net/<net>.json  a CNI attachment: config and ADD result, for DEL
 //! <root>/networks/<name>.conflist      a network (CNI config list); ipam/ its leases
 //! /run/arca/netns/<id>                 a CNI container's network namespace, while it runs
+//!                                      (a rootless user's run dir instead, see `rootless`)
 //! <root>/volumes/<name>/_data         a volume's content (see `volumes`)
 //! <root>/images/catalog.db             the records (`containers` table) beside the images'
 //! <root>/images/snapshots/active/<id>/ the writable snapshot (key = container id)
@@ -30,6 +31,10 @@ pub struct Engine {
     pub(crate) snapshots: Snapshots,
     pub(crate) runtime: arca_container::store::Store,
     pub(crate) networks: arca_net::Networks,
+    /// Run by an ordinary user, inside its namespaces (see `rootless`).
+    pub(crate) rootless: bool,
+    /// Network namespaces and console sockets: `/run/arca`, or the rootless user's own.
+    pub(crate) run_dir: PathBuf,
 }
 
 impl Engine {
@@ -50,6 +55,8 @@ impl Engine {
                 &root.join("networks"),
                 arca_net::cni::PluginPath::default(),
             ),
+            rootless: crate::rootless::active(),
+            run_dir: crate::rootless::run_dir(),
         })
     }
 
@@ -77,6 +84,21 @@ impl Engine {
 
     pub fn log_path(&self, id: &str) -> PathBuf {
         self.dir(id).join("ctr.log")
+    }
+
+    /// Whether the engine runs for an ordinary user (see `rootless`).
+    pub fn is_rootless(&self) -> bool {
+        self.rootless
+    }
+
+    /// Where container `id`'s network namespace is mounted while it runs.
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        self.run_dir.join("netns").join(id)
+    }
+
+    /// Where console sockets are bound (a short path: see `console`).
+    pub(crate) fn console_dir(&self) -> PathBuf {
+        self.run_dir.join("console")
     }
 
     /// The images' directory (for the GC lock).

@@ -40,7 +40,7 @@ impl Engine {
         }
         let process = self.exec_process(rec, req)?;
         let console = if req.tty {
-            Some(ConsoleSocket::bind()?)
+            Some(ConsoleSocket::bind(&self.console_dir())?)
         } else {
             None
         };

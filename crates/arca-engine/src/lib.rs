@@ -11,6 +11,7 @@
 //! - [`attach`]: clients on a detached container's stdio, through its monitor's socket.
 //! - [`exec`]: another process in a running container (`exec -i -t -d -e -u -w`).
 //! - [`restart`]: restart policies, applied by the monitor.
+//! - [`rootless`]: the engine run by an ordinary user (its user and mount namespaces).
 //! - [`live`]: the monitor's live state (restart count, health) for `ps` and `inspect`.
 //! - [`health`]: healthchecks, run by the monitor (no systemd timers needed).
 //! - [`manage`]: pause/unpause, rename, top, stats, container prune.
@@ -42,6 +43,7 @@ pub mod network;
 pub mod prune;
 pub mod records;
 pub mod restart;
+pub mod rootless;
 pub mod spec;
 pub mod volumes;
 

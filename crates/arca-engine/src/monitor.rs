@@ -58,6 +58,8 @@ impl Engine {
         CreateOptions {
             id: id.to_owned(),
             bundle: self.dir(id),
+            // No cgroup unless one is delegated (see `arca_container::rootless`).
+            rootless: self.rootless,
             ..CreateOptions::default()
         }
     }
@@ -71,7 +73,7 @@ impl Engine {
         let code = self.network_up(rec).and_then(|()| {
             if rec.settings.tty {
                 (|| {
-                    let console = ConsoleSocket::bind()?;
+                    let console = ConsoleSocket::bind(&self.console_dir())?;
                     let mut opts = opts.clone();
                     opts.console_socket = Some(console.path.clone());
                     let set = rt::wait::block_signals()?;
@@ -302,7 +304,7 @@ impl Engine {
         let mut outputs = Vec::new();
         let mut input = None;
         let console = if rec.settings.tty {
-            let c = ConsoleSocket::bind()?;
+            let c = ConsoleSocket::bind(&self.console_dir())?;
             opts.console_socket = Some(c.path.clone());
             Some(c)
         } else {

@@ -5,7 +5,7 @@
 //! - at create, its `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname` are written into the
 //!   container's directory and bind-mounted over the image's;
 //! - before the runtime creates it, a CNI container gets a new network namespace (with `lo` up)
-//!   at [`arca_net::netns::path_for`], which its spec joins, and is attached to its networks
+//!   at [`Engine::netns_path`], which its spec joins, and is attached to its networks
 //!   (ADD; `eth0` on the first); a restart under the monitor keeps them;
 //! - right after the runtime made a `--network none` container, its `lo` is brought up;
 //! - when it ends (and on `rm`, for a container whose monitor died), every attachment is torn
@@ -98,7 +98,7 @@ impl Engine {
             NetworkMode::None => crate::spec::Network::None,
             NetworkMode::Host => crate::spec::Network::Host,
             NetworkMode::Cni(_) | NetworkMode::Pasta(_) => {
-                crate::spec::Network::Join(netns::path_for(id))
+                crate::spec::Network::Join(self.netns_path(id))
             }
             NetworkMode::Container(other) => crate::spec::Network::Join(self.netns_of(other)?),
         })
@@ -107,7 +107,7 @@ impl Engine {
     /// The network namespace of running container `id`, to share it.
     fn netns_of(&self, id: &str) -> Result<PathBuf, EngineError> {
         let rec = self.find(id)?;
-        let ns = netns::path_for(&rec.id);
+        let ns = self.netns_path(&rec.id);
         if ns.exists() {
             return Ok(ns);
         }
@@ -182,7 +182,7 @@ impl Engine {
             NetworkMode::Container(other) => self.share_network(rec, other),
             NetworkMode::Pasta(options) => self.pasta_up(rec, options),
             NetworkMode::Cni(names) => {
-                let ns = netns::path_for(&rec.id);
+                let ns = self.netns_path(&rec.id);
                 let state = self.net_dir(&rec.id);
                 if ns.exists() && names.iter().all(|n| attachment::load(&state, n).is_some()) {
                     // Kept from the previous run (a restart): CHECK says whether it still
@@ -211,7 +211,7 @@ impl Engine {
     /// `--network pasta`: a namespace of its own, given the host's addresses by pasta (kept
     /// across restarts while pasta runs).
     fn pasta_up(&self, rec: &Record, options: &[String]) -> Result<(), EngineError> {
-        let ns = netns::path_for(&rec.id);
+        let ns = self.netns_path(&rec.id);
         let state = self.net_dir(&rec.id);
         if ns.exists()
             && self
@@ -267,7 +267,7 @@ impl Engine {
         with_ports: bool,
     ) -> Result<Attachment, EngineError> {
         let net = self.networks.get(name)?;
-        let ns = netns::path_for(&rec.id);
+        let ns = self.netns_path(&rec.id);
         Ok(attachment::attach(
             &self.networks.plugins,
             &self.net_dir(&rec.id),
@@ -341,7 +341,7 @@ impl Engine {
             pasta::stop(p.pid);
             let _ = std::fs::remove_file(state.join(PASTA_STATE));
         }
-        if let Err(e) = netns::remove(&netns::path_for(id)) {
+        if let Err(e) = netns::remove(&self.netns_path(id)) {
             tracing::warn!("container {id}: {e}");
         }
         if !dns_networks.is_empty() {
@@ -383,7 +383,7 @@ impl Engine {
             )));
         }
         names.push(net.list.name.clone());
-        let running = netns::path_for(&rec.id).exists();
+        let running = self.netns_path(&rec.id).exists();
         if running {
             let used: Vec<String> = self
                 .attachments(&rec.id)

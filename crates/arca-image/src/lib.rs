@@ -49,3 +49,4 @@ pub mod rootfs;
 pub mod snapshot;
 pub mod store;
 pub mod unpack;
+pub mod userns;

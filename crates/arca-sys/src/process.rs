@@ -64,6 +64,22 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
     }
 }
 
+/// Closes every fd from `first` upwards (`close_range`): for a long-lived process started by
+/// us (the rootless pause process), so it does not hold whatever its invoker leaked to it
+/// (a pipe's write end would keep the reader waiting for ever). Call it at the start of
+/// `main`, before anything of ours is opened.
+pub fn close_inherited_from(first: u32) -> nix::Result<()> {
+    // SAFETY: close_range takes integers only. The caller runs it before opening anything, so
+    // every fd from `first` on was inherited and has no owner (OwnedFd, File) in this process
+    // that could later use or close a reused number.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if ret == -1 {
+        Err(nix::Error::last())
+    } else {
+        Ok(())
+    }
+}
+
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a fresh session keyring for the container, so
 /// it cannot read the keys of the runtime's session.
 pub fn join_session_keyring(name: &std::ffi::CStr) -> nix::Result<()> {

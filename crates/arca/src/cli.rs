@@ -23,8 +23,9 @@ pub use volumes::VolumeCommand;
     about = "Daemonless containers, Docker's verbs"
 )]
 pub struct Cli {
-    /// Where images and containers are kept
-    #[arg(long, global = true, default_value = "/var/lib/arca")]
+    /// Where images and containers are kept (default /var/lib/arca; for an ordinary user
+    /// $XDG_DATA_HOME/arca, else ~/.local/share/arca)
+    #[arg(long, global = true, default_value_os_t = arca_engine::rootless::default_root())]
     pub root: PathBuf,
     /// Log what arca does on stderr
     #[arg(long, global = true)]
@@ -216,6 +217,9 @@ pub enum SystemCommand {
         #[arg(short, long)]
         force: bool,
     },
+    /// Rootless: stop the containers and the pause process holding the user's namespaces (the
+    /// next command makes new ones, with the ids /etc/subuid allots by then)
+    Migrate,
 }
 
 #[derive(Debug, clap::Args)]

@@ -25,6 +25,16 @@ fn main() {
     if init::invoked_as_init() {
         init::main();
     }
+    // The rootless pause process (its own namespaces, then only waiting).
+    if arca_engine::rootless::pause::invoked() {
+        arca_engine::rootless::pause::main();
+    }
+    // An ordinary user's arca joins the user's namespaces while still single-threaded
+    // (nothing happens for root).
+    if let Err(e) = arca_engine::rootless::enter() {
+        eprintln!("arca: {e}");
+        std::process::exit(125);
+    }
     let verb = verb(std::env::args().skip(1));
     if ENTERS_CONTAINER.contains(&verb.as_str()) {
         exe::remember();

@@ -157,11 +157,14 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         {
             nodes.push(dev::Node::from_spec(d)?);
         }
+        // Also when the runtime itself runs unprivileged (in a rootless engine's user
+        // namespace): mknod is refused there too.
         let in_userns = a.ns.new_user
             || a.ns
                 .joins
                 .iter()
-                .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
+                .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User)
+            || !privileged;
         dev::create_nodes(&root, &nodes, in_userns)?;
         dev::create_symlinks(&root)?;
     }

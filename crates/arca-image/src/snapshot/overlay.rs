@@ -63,6 +63,10 @@ impl OverlayMount {
             set("workdir", work)?;
         }
         rustix::mount::fsconfig_set_string(fs.as_fd(), "index", "off")?;
+        if crate::userns::in_user_namespace() {
+            // trusted.* is out of reach there: opaque directories are user.overlay.opaque.
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), "userxattr")?;
+        }
         if self.volatile && self.upper.is_some() {
             rustix::mount::fsconfig_set_flag(fs.as_fd(), "volatile")?;
         }

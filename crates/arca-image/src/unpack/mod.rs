@@ -42,7 +42,8 @@ pub enum Whiteouts {
     Apply,
     /// The layer gets its own directory, later used as an overlayfs lowerdir: a whiteout
     /// becomes overlayfs's whiteout (a 0:0 character device), an opaque marker the
-    /// `trusted.overlay.opaque=y` xattr on its directory. Failing to write either is an
+    /// `trusted.overlay.opaque=y` xattr on its directory (`user.overlay.opaque` in a user
+    /// namespace, see `userns`). Failing to write either is an
     /// error, since the merged view would silently show deleted files.
     Overlay,
 }
@@ -355,13 +356,9 @@ fn whiteout_opaque(
                 rustix::fs::Mode::empty(),
             )
             .map_err(|e| UnpackError::entry(path, "open opaque directory", e))?;
-            rustix::fs::fsetxattr(
-                dir.as_fd(),
-                "trusted.overlay.opaque",
-                b"y",
-                rustix::fs::XattrFlags::empty(),
-            )
-            .map_err(|e| UnpackError::entry(path, "set xattr trusted.overlay.opaque", e))
+            let name = crate::userns::opaque_xattr();
+            rustix::fs::fsetxattr(dir.as_fd(), name, b"y", rustix::fs::XattrFlags::empty())
+                .map_err(|e| UnpackError::entry(path, format!("set xattr {name}"), e))
         }
     }
 }

@@ -15,6 +15,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod user;
 pub mod vm;
 
 use std::collections::BTreeSet;

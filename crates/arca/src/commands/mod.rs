@@ -14,6 +14,7 @@ mod load;
 mod login;
 mod logs;
 mod manage;
+mod migrate;
 mod monitor;
 mod network;
 mod ps;
@@ -95,6 +96,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             rmi::prune(&mut s, &engine, all)
         }
         Command::System(SystemCommand::Df(a)) => system::df(&state()?, &a),
+        Command::System(SystemCommand::Migrate) => migrate::migrate(&engine()?),
         Command::System(SystemCommand::Prune {
             all,
             volumes,

@@ -77,6 +77,10 @@ pub fn settings(
     })
 }
 
+/// Why a rootless user cannot have a CNI network.
+const ROOTLESS_CNI: &str = "CNI networks need root (a bridge, veths and firewall rules on the \
+     host); rootless containers use --network pasta (the default), none, host or container:NAME";
+
 /// `--network`: none of them means the default network.
 fn mode(engine: &Engine, flags: &[String]) -> Result<NetworkMode> {
     let special = |f: &str| {
@@ -88,7 +92,13 @@ fn mode(engine: &Engine, flags: &[String]) -> Result<NetworkMode> {
     if flags.len() > 1 && flags.iter().any(|f| special(f)) {
         bail!("--network: none, host and container: cannot be combined with other networks");
     }
+    let rootless = engine.is_rootless();
     Ok(match flags.first().map(String::as_str) {
+        // A rootless user's default is pasta, as Podman 5's.
+        None if rootless => NetworkMode::Pasta(Vec::new()),
+        Some(f) if rootless && !special(f) && f != "slirp4netns" => {
+            bail!("--network {f}: {ROOTLESS_CNI}")
+        }
         None | Some("bridge" | "default") if flags.len() <= 1 => {
             NetworkMode::Cni(vec![DEFAULT_NETWORK.into()])
         }
@@ -138,6 +148,9 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
             driver: _,
             label,
         } => {
+            if engine.is_rootless() {
+                bail!("network create {name}: {ROOTLESS_CNI}");
+            }
             let req = NetworkRequest {
                 name: name.clone(),
                 subnet: subnet
@@ -216,6 +229,9 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
             Ok(code)
         }
         NetworkCommand::Connect { network, container } => {
+            if engine.is_rootless() {
+                bail!("network connect {network}: {ROOTLESS_CNI}");
+            }
             let rec = engine.find(container)?;
             engine.network_connect(&rec, network)?;
             Ok(0)

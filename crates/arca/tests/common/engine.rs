@@ -17,7 +17,7 @@ pub const IMAGE: &str = "arca-busybox";
 /// The busybox image archive, built once into cargo's scratch directory for tests and kept
 /// there (the script is reproducible: every build is the same image), so nothing is left in
 /// /tmp. Built beside and renamed into place, so concurrent test binaries agree.
-fn image_tar() -> &'static Path {
+pub fn image_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
         let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
