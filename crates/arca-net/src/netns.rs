@@ -58,28 +58,44 @@ pub fn create(path: &Path) -> Result<(), NetError> {
     made
 }
 
-/// Runs `f` with the calling thread in another network namespace: the one open as `target`,
-/// or a new one (`None`), then puts the thread back where it was.
+/// Runs `f` with a thread in another network namespace: the one open as `target`, or a new
+/// one (`None`).
 ///
-/// Network namespaces belong to threads, so this moves only the calling thread, and only for
-/// the length of `f`; done in place rather than on a thread of its own, since spawning one
-/// cost more than the whole of what it did here (a container start is a few milliseconds). A
-/// failure to return would leave the thread astray: it is reported as an error, never ignored.
-fn in_other_namespace<T>(
+/// Network namespaces belong to threads. In the host's user namespace the calling thread goes
+/// there and comes back (a failure to return is an error, never ignored): spawning a thread
+/// cost more than the whole of what is done there for `--network none` (a container start is
+/// a few milliseconds). A rootless arca could not come back (the host's namespace is not its
+/// user namespace's to enter), so there a thread of its own goes, and ends.
+fn in_other_namespace<T: Send>(
     what: &Path,
     target: Option<&std::fs::File>,
-    f: impl FnOnce() -> Result<T, NetError>,
+    f: impl FnOnce() -> Result<T, NetError> + Send,
 ) -> Result<T, NetError> {
+    let enter = || match target {
+        Some(ns) => setns(ns, CloneFlags::CLONE_NEWNET).map_err(err("setns", what)),
+        None => unshare(CloneFlags::CLONE_NEWNET).map_err(err("unshare", what)),
+    };
+    if !in_initial_user_namespace() {
+        return std::thread::scope(|s| {
+            s.spawn(|| enter().and_then(|()| f()))
+                .join()
+                .unwrap_or_else(|_| Err(err("enter", what)(nix::Error::EIO)))
+        });
+    }
     let home = std::fs::File::open("/proc/thread-self/ns/net")
         .map_err(|e| NetError::io("open", "/proc/thread-self/ns/net", e))?;
-    match target {
-        Some(ns) => setns(ns, CloneFlags::CLONE_NEWNET).map_err(err("setns", what))?,
-        None => unshare(CloneFlags::CLONE_NEWNET).map_err(err("unshare", what))?,
-    }
+    enter()?;
     let result = f();
     setns(&home, CloneFlags::CLONE_NEWNET)
         .map_err(err("return to the caller's namespace from", what))?;
     result
+}
+
+/// Whether this process is in the host's user namespace (its uid map is the identity).
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(false)
 }
 
 /// Unmounts and removes the namespace file at `path`; nothing there is not an error.
