@@ -154,6 +154,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Network(n) => network::network(&engine()?, &n),
         Command::Port { container, port } => network::port(&engine()?, &container, port.as_deref()),
         Command::Cp(a) => cp::cp(&engine()?, &a),
-        Command::Monitor { id, attached } => monitor::monitor(&engine()?, &id, attached),
+        // The monitor of a container that exists: its store is set up, and it needs the
+        // snapshots and the records, not the image catalog (one SQLite connection, not two).
+        Command::Monitor { id, attached } => {
+            let snapshots = Snapshots::open(
+                &cli.root.join("images"),
+                cli.storage_driver.as_deref().and_then(Driver::parse),
+            )?;
+            monitor::monitor(&open_engine(snapshots)?, &id, attached)
+        }
     }
 }
