@@ -10,7 +10,7 @@ use std::process::{Child, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::engine::{code, stdout, Engine, IMAGE};
+use common::engine::{code, stdout, through_pty, Engine, IMAGE};
 
 /// How long anything here may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -287,46 +287,6 @@ fn signals_to_attach_reach_the_container() {
     assert_eq!(status, 9);
     assert!(rest.contains(&"got USR1".to_owned()), "{rest:?}");
     assert_eq!(rest.last().map(String::as_str), Some("got TERM"));
-}
-
-/// `cmd` run by util-linux `script` on a fresh pseudo-terminal, each of `typed` typed into it
-/// half a second apart; what the terminal showed and the exit status (`script -e` passes the
-/// command's through). Killed if it outlasts the test's patience.
-fn through_pty(e: &Engine, cmd: &str, typed: &[&str]) -> (String, i32) {
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", cmd, "/dev/null"])
-        .current_dir(e.env.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for input in typed {
-            // Typed once the other side is up: a terminal has no "before" for what is typed.
-            std::thread::sleep(Duration::from_millis(500));
-            // An early exit shows in the output checked by the caller.
-            let _ = stdin.write_all(input.as_bytes());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let pid = child.id().to_string();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
-    let o = rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
-        // Its pty goes with it, and the hangup ends what runs on it.
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid])
-            .status();
-        panic!("{cmd} did not exit");
-    });
-    let shown = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (shown, code(&o))
 }
 
 #[test]

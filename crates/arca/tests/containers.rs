@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::engine::{code, stdout, Engine, IMAGE};
+use common::engine::{code, stdout, through_pty, Engine, IMAGE};
 
 #[test]
 fn run_shows_output_and_passes_the_exit_code() {
@@ -194,35 +194,6 @@ fn limits_and_read_only_root_reach_the_container() {
 }
 
 /// `Command::spawn` with piped output, so many can run at once.
-/// `CMD` run by util-linux `script` on a fresh pseudo-terminal, `input` typed into it; returns
-/// what the terminal showed and the exit status (`script -e` passes the command's through).
-fn through_pty(e: &Engine, cmd: &str, input: &str) -> (String, i32) {
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", cmd, "/dev/null"])
-        .current_dir(e.env.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        // Typed after the shell is up: a terminal has no "before" for what is typed.
-        std::thread::sleep(Duration::from_millis(500));
-        // An early exit (a failed start) shows in the output checked below.
-        let _ = stdin.write_all(input.as_bytes());
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let o = child.wait_with_output().unwrap();
-    let shown = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (shown, code(&o))
-}
-
 #[test]
 fn run_and_exec_with_a_terminal() {
     let e = Engine::new();
@@ -230,7 +201,7 @@ fn run_and_exec_with_a_terminal() {
     let (out, status) = through_pty(
         &e,
         &format!("{arca} run --rm -it --name tty {IMAGE} sh"),
-        "echo $((6*7)); tty; exit 3\n",
+        &["echo $((6*7)); tty; exit 3\n"],
     );
     assert_eq!(status, 3, "{out}");
     assert!(out.contains("42"), "{out}");
@@ -243,7 +214,7 @@ fn run_and_exec_with_a_terminal() {
     let (out, status) = through_pty(
         &e,
         &format!("{arca} exec -it host sh"),
-        "tty; echo in-$((2+3)); exit 4\n",
+        &["tty; echo in-$((2+3)); exit 4\n"],
     );
     assert_eq!(status, 4, "{out}");
     assert!(out.contains("in-5") && out.contains("/dev/pts/"), "{out}");

@@ -114,3 +114,45 @@ pub fn code(o: &Output) -> i32 {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// `cmd` run by util-linux `script` on a fresh pseudo-terminal, each of `typed` typed into it
+/// half a second apart; what the terminal showed and the exit status (`script -e` passes the
+/// command's through). Killed if it outlasts the test's patience.
+pub fn through_pty(e: &Engine, cmd: &str, typed: &[&str]) -> (String, i32) {
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .current_dir(e.env.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for input in typed {
+            // Typed once the other side is up: a terminal has no "before" for what is typed.
+            std::thread::sleep(Duration::from_millis(500));
+            // An early exit shows in the output checked by the caller.
+            let _ = std::io::Write::write_all(&mut stdin, input.as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    let o = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| {
+            // Its pty goes with it, and the hangup ends what runs on it.
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid])
+                .status();
+            panic!("{cmd} did not exit");
+        });
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (shown, code(&o))
+}
