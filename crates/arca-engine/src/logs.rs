@@ -20,7 +20,7 @@ mod reader;
 mod record;
 mod since;
 mod tail;
-mod time;
+use arca_image::time;
 mod writer;
 
 use std::path::{Path, PathBuf};

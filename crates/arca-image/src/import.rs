@@ -11,7 +11,6 @@
 
 mod change;
 mod detect;
-mod time;
 
 use std::io::{self, Read};
 
@@ -104,7 +103,7 @@ pub fn import(
     drop(gzip);
     let (diff_id, _) = hashing.finish();
 
-    let created = time::now_rfc3339();
+    let created = crate::time::format_rfc3339_nano(std::time::SystemTime::now());
     let comment = opts
         .message
         .clone()

@@ -7,6 +7,7 @@
 //! - [`dir`]: Podman's and skopeo's `dir:DIR` transport (loose blobs named by digest, a
 //!   manifest or manifest list), read verified and written for `push dir:`.
 //! - [`duration`]: Go's duration syntax (HEALTHCHECK flags).
+//! - [`time`]: RFC 3339 times in UTC (image `created`, log records, `--since`).
 //! - [`store`]: the content-addressed blob store (`blobs/sha256/<hex>`): ingest, verify, fsync,
 //!   rename; nothing unverified is ever visible.
 //! - [`layout`]: OCI image layouts (`oci:DIR[:REF]`): index, platform choice, manifest, config.
@@ -48,5 +49,6 @@ pub mod registry;
 pub mod rootfs;
 pub mod snapshot;
 pub mod store;
+pub mod time;
 pub mod unpack;
 pub mod userns;

@@ -1,5 +1,5 @@
-//! RFC 3339 times, UTC, to the nanosecond: formatted for records and `--timestamps`, parsed
-//! from records and `--since`. Done here with Howard Hinnant's civil-from-days algorithms
+//! RFC 3339 times, UTC, to the nanosecond: an image's `created`, container log records and
+//! `--timestamps` are formatted here, records and `--since` parsed. Done here with Howard Hinnant's civil-from-days algorithms
 //! rather than with a date crate: UTC only, a few dozen lines, and no time zone database.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,7 +38,7 @@ fn split(t: SystemTime) -> (i64, u32) {
 }
 
 /// The time `secs` seconds (may be negative) and `nanos` after the epoch.
-pub(super) fn from_unix(secs: i64, nanos: u32) -> Option<SystemTime> {
+pub fn from_unix(secs: i64, nanos: u32) -> Option<SystemTime> {
     let base = if secs >= 0 {
         UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
     } else {
@@ -126,7 +126,7 @@ impl Cursor<'_> {
 /// Parses `YYYY-MM-DD[THH[:MM[:SS[.frac]]]][Z|±HH:MM|±HHMM]`: full RFC 3339 and the shorter
 /// forms Docker's `--since` takes. A time without a zone is taken as UTC (Docker takes the
 /// host's zone; arca reads no zone database, and container hosts mostly run on UTC).
-pub(super) fn parse_rfc3339(s: &str) -> Result<SystemTime, &'static str> {
+pub fn parse_rfc3339(s: &str) -> Result<SystemTime, &'static str> {
     let mut c = Cursor {
         s: s.as_bytes(),
         i: 0,
