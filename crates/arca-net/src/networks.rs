@@ -121,6 +121,11 @@ impl Networks {
         if name == DEFAULT_NETWORK || name == "bridge" {
             return self.ensure_default();
         }
+        // A name becomes a file name in the networks directory: one that is not a network
+        // name (`../x`, `a/b`) must not reach a path outside it.
+        if !valid_network_name(name) {
+            return Err(NetError::NoSuchNetwork(name.to_owned()));
+        }
         let path = self.conf_path(name);
         if path.is_file() {
             return ConfigList::load(&path).map(Network::from_list);

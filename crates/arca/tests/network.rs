@@ -424,6 +424,32 @@ fn a_missing_plugin_is_named_and_nothing_is_left() {
         "{err}"
     );
     assert_eq!(e.ok(&["ps", "-aq"]), "");
+    // Bad flags are named, and no container is made.
+    std::fs::write(e.env.path().join("outside.conflist"), "{}").unwrap();
+    for (flags, says) in [
+        (
+            &["--network", "../outside"][..],
+            "--network ../outside: no network named",
+        ),
+        (&["-p", "0:80"][..], "-p 0:80"),
+        (&["-p", "80/icmp"][..], "-p 80/icmp"),
+        (&["--add-host", "db"][..], "--add-host db"),
+        (&["--dns", "resolver"][..], "--dns resolver"),
+        (
+            &["--network", "none", "-p", "80"][..],
+            "publishing ports needs a network",
+        ),
+        (
+            &["--network", "none", "--network", "app"][..],
+            "cannot be combined",
+        ),
+    ] {
+        let o = e.arca(&[&["run", "--rm"][..], flags, &[IMAGE, "true"]].concat());
+        assert_eq!(code(&o), 125, "{flags:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{flags:?}: {err}");
+    }
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
     // A bad network config is named with its problem.
     std::fs::write(
         e.root().join("networks/broken.conflist"),

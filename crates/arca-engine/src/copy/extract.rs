@@ -86,6 +86,21 @@ fn ts(secs: u64) -> Timestamps {
     }
 }
 
+/// Gives the entry `name` in `parent` (not followed: a symlink or a node) its owner, when the
+/// archive's owners are kept, and its mtime.
+fn own_and_date(
+    parent: &OwnedFd,
+    name: &str,
+    own: Option<(Uid, Gid)>,
+    mtime: u64,
+) -> io::Result<()> {
+    if let Some((u, g)) = own {
+        rustix::fs::chownat(parent, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)?;
+    }
+    utimensat(parent, name, &ts(mtime), AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(())
+}
+
 /// Opens (making it, and what leads to it, if missing) the directory `comps` under `dir`.
 fn parent_dir(dir: BorrowedFd<'_>, comps: &[String]) -> io::Result<OwnedFd> {
     let open = |p: &str| {
@@ -229,16 +244,7 @@ pub fn extract(
                     .ok_or_else(|| other(format!("{name}: a symlink with no target")))?;
                 make_room(&parent, name, false)?;
                 symlinkat(target.as_os_str(), &parent, name)?;
-                if let Some((u, g)) = own {
-                    rustix::fs::chownat(
-                        &parent,
-                        name,
-                        Some(u),
-                        Some(g),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )?;
-                }
-                utimensat(&parent, name, &ts(mtime), AtFlags::SYMLINK_NOFOLLOW)?;
+                own_and_date(&parent, name, own, mtime)?;
             }
             tar::EntryType::Link => {
                 let target = e
@@ -268,16 +274,7 @@ pub fn extract(
                 let made = mknodat(&parent, name, t, mode, dev);
                 rustix::process::umask(old);
                 made?;
-                if let Some((u, g)) = own {
-                    rustix::fs::chownat(
-                        &parent,
-                        name,
-                        Some(u),
-                        Some(g),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )?;
-                }
-                utimensat(&parent, name, &ts(mtime), AtFlags::SYMLINK_NOFOLLOW)?;
+                own_and_date(&parent, name, own, mtime)?;
             }
             // PAX and GNU extension headers are the library's; anything else is skipped.
             _ => {}
