@@ -104,12 +104,13 @@ impl Engine {
     /// After the container ended: its exit recorded, its runtime state and mount gone, and
     /// with `--rm`, everything.
     fn finish(&self, rec: &Record, code: Option<i32>) -> Result<(), EngineError> {
-        self.network_down(&rec.id);
         if rec.settings.auto_remove {
+            // Network included.
             let r = self.cleanup(&rec.id);
             self.remove_anonymous_volumes(&rec.settings);
             return r;
         }
+        self.network_down(&rec.id);
         let _ = rt::delete(&self.runtime, &rec.id, true);
         self.records.set_exited(&rec.id, code, now())?;
         self.unmount(&rec.id);
