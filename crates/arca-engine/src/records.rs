@@ -151,7 +151,7 @@ impl Records {
         // catalog, which names content, keeps FULL on its own connection).
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        arca_image::catalog::no_checkpoint_on_close(&conn).map_err(err)?;
+        arca_image::catalog::short_lived_wal(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS containers (
                 id TEXT PRIMARY KEY,
