@@ -11,6 +11,7 @@ mod devices_ebpf;
 mod error;
 mod fs;
 mod hierarchy;
+mod join;
 mod oom;
 mod stats;
 pub mod systemd;
@@ -28,6 +29,7 @@ use oci_spec::runtime::LinuxResources;
 pub use devices::{default_allowed_devices, device_rule};
 pub use error::CgroupError;
 pub use hierarchy::{detect, mounts, own_cgroup_path, Hierarchy, Mount, MountKind};
+pub use join::SelfJoin;
 pub use oom::OomWatcher;
 pub use stats::Stats;
 
@@ -167,6 +169,13 @@ impl Cgroup {
             Some((mount_point, dir)) => v2::create(mount_point, dir, &v1::hybrid_wanted(&self.v1)),
             None => Ok(()),
         }
+    }
+
+    /// The v1 hierarchies' `tasks` files opened for a process to move itself in (see
+    /// [`SelfJoin`] for why); with `CLONE_INTO_CGROUP` into [`Cgroup::unified_dir`] this
+    /// replaces [`Cgroup::add_pid`] for a new container init. The cgroup must exist.
+    pub fn self_join(&self) -> Result<SelfJoin, CgroupError> {
+        SelfJoin::open(self.v1.iter().map(|d| d.dir.clone()))
     }
 
     /// Moves process `pid` into the cgroup in every hierarchy.

@@ -423,3 +423,54 @@ fn spec_resources_are_written_to_the_cgroup_files() {
     rt.run_ok(&["delete", "--force", &id]);
     bundle.assert_gone();
 }
+
+/// The hierarchies `/proc/<pid>/cgroup` lists for `pid`: hierarchy id and controllers, mapped
+/// to the cgroup path.
+fn cgroups_of(pid: i32) -> Vec<(String, String)> {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/cgroup: {e}"))
+        .lines()
+        .filter_map(|l| l.rsplit_once(':'))
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .collect()
+}
+
+/// The init (which moves itself into its v1 cgroups and is cloned into its cgroup2 one) and
+/// an exec'd process (the same way) are in the container's cgroup in every hierarchy the host
+/// has, as the host sees them, before and after `start`; `create` has returned by then, so
+/// nothing of the container ran outside its limits.
+#[test]
+fn init_and_exec_are_in_the_cgroup_in_every_hierarchy() {
+    let bundle = Bundle::busybox(&["sleep", "60"]);
+    let rt = Runtime::new();
+    let id = unique_id("join");
+    rt.create(&bundle, &id);
+    let want = bundle.cgroup_path();
+    let ours = cgroups_of(std::process::id().cast_signed());
+    let check = |pid: i32, who: &str| {
+        let theirs = cgroups_of(pid);
+        assert_eq!(
+            theirs.len(),
+            ours.len(),
+            "{who}: hierarchies {theirs:?} vs the host's {ours:?}"
+        );
+        for (h, p) in &theirs {
+            assert_eq!(p, &want, "{who} ({pid}) in hierarchy {h}: {theirs:?}");
+        }
+    };
+    let init = rt.pid(&id);
+    check(init, "created init");
+    rt.run_ok(&["start", &id]);
+    rt.wait_status(&id, "running");
+    check(init, "running init");
+    let exec = rt.spawn(&["exec", &id, "sleep", "30"]);
+    let mut exec_pid = None;
+    wait_for("the exec'd sleep", || {
+        exec_pid = bundle.processes().into_iter().find(|p| *p != init);
+        exec_pid.is_some()
+    });
+    check(exec_pid.unwrap(), "exec'd process");
+    rt.run_ok(&["delete", "-f", &id]);
+    drop(exec.wait());
+    bundle.assert_gone();
+}

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use arca_cgroups::systemd::Unit;
-use arca_cgroups::{Cgroup, Hierarchy};
+use arca_cgroups::Cgroup;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
@@ -200,12 +200,18 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
             }
         }
     }
-    // On pure v2 the child is born in its cgroup; elsewhere the parent moves it before Go.
-    let clone_into = match &cgroup {
-        Some(cg) if cg.hierarchy() == Hierarchy::Unified && unit.is_none() => {
-            cg.unified_dir().and_then(|d| File::open(d).ok())
+    // The init is born in its cgroup2 directory (CLONE_INTO_CGROUP) and moves itself into the
+    // v1 ones on Go: a parent's write to cgroup.procs could wait an RCU grace period (see
+    // arca_cgroups::SelfJoin). Under systemd the parent moves it, below.
+    let (clone_into, self_join) = match &cgroup {
+        Some(cg) if unit.is_none() => {
+            let into = cg
+                .unified_dir()
+                .map(|d| File::open(&d).map_err(|e| Error::io("opening the cgroup", &d, e)))
+                .transpose()?;
+            (into, Some(cg.self_join()?))
         }
-        _ => None,
+        _ => (None, None),
     };
 
     let fifo = rustix::fs::open(
@@ -252,6 +258,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
                 listen_fds: listen,
                 seccomp: seccomp.as_ref(),
                 cgroup: cgroup.as_ref(),
+                cgroup_join: self_join,
                 ns: &ns,
             })
         }
@@ -301,9 +308,8 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         if let Some(res) = &res {
             cg.apply(res)?;
         }
-    } else if let (Some(cg), None) = (&cgroup, &clone_into) {
-        cg.add_pid(pid.as_raw())?;
     }
+    drop(self_join);
     parent.send(&Message::Go {
         state: st.oci_state(Status::Creating),
     })?;

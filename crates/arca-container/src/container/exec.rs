@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use arca_cgroups::{Cgroup, Hierarchy};
+use arca_cgroups::{Cgroup, SelfJoin};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -88,11 +88,16 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
     } else {
         Some(Cgroup::open(&st.cgroup_path)?)
     };
-    let clone_into = match &cgroup {
-        Some(cg) if cg.hierarchy() == Hierarchy::Unified => {
-            cg.unified_dir().and_then(|d| File::open(d).ok())
+    // As for the init (see create): born in the cgroup2 directory, into the v1 ones by itself.
+    let (clone_into, self_join) = match &cgroup {
+        Some(cg) => {
+            let into = cg
+                .unified_dir()
+                .map(|d| File::open(&d).map_err(|e| Error::io("opening the cgroup", &d, e)))
+                .transpose()?;
+            (into, Some(cg.self_join()?))
         }
-        _ => None,
+        None => (None, None),
     };
     let seccomp = match &st.seccomp {
         Some(profile) => Some(Prepared::new(
@@ -146,7 +151,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
                 .filter(|(t, _)| !namespaces::joined_around_clone(*t))
                 .collect();
             let seccomp = seccomp.as_ref().map(|s| (s, &seccomp_state));
-            let err = match exec_child(&child, &joins, opts, seccomp, &lsm) {
+            let err = match exec_child(&child, self_join, &joins, opts, seccomp, &lsm) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -163,9 +168,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
         let _ = waitpid(pid, None);
         e
     };
-    if let (Some(cg), None) = (&cgroup, &clone_into) {
-        cg.add_pid(pid.as_raw()).map_err(|e| fail(e.into()))?;
-    }
+    drop(self_join);
     if let Some(adj) = opts.process.oom_score_adj() {
         process::write_oom_score_adj(&pid.to_string(), adj).map_err(fail)?;
     }
@@ -206,6 +209,7 @@ struct ExecLsm {
 
 fn exec_child(
     chan: &Channel,
+    cgroup_join: Option<SelfJoin>,
     joins: &[(LinuxNamespaceType, File)],
     opts: &ExecOptions,
     seccomp: Option<(&Prepared, &serde_json::Value)>,
@@ -217,6 +221,9 @@ fn exec_child(
     match chan.recv()? {
         Some(Message::Go { .. }) => {}
         _ => std::process::exit(1),
+    }
+    if let Some(join) = cgroup_join {
+        join.join()?;
     }
     let p = &opts.process;
     let console_stream = match (&opts.console_socket, p.terminal() == Some(true)) {

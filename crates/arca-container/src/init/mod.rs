@@ -49,12 +49,15 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a crate::seccomp::Prepared>,
     /// None when the container has no cgroup (rootless without delegation).
     pub cgroup: Option<&'a Cgroup>,
+    /// The v1 hierarchies to move into on Go, when the parent does not move us.
+    pub cgroup_join: Option<arca_cgroups::SelfJoin>,
     pub ns: &'a NamespacePlan,
 }
 
 /// Runs the init sequence; never returns: it execs the user's process or exits.
-pub fn run(args: InitArgs<'_>) -> ! {
-    match setup(&args) {
+pub fn run(mut args: InitArgs<'_>) -> ! {
+    let join = args.cgroup_join.take();
+    match setup(&args, join) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = args.chan.send(&Message::Failed { msg: e.to_string() });
@@ -63,7 +66,7 @@ pub fn run(args: InitArgs<'_>) -> ! {
     }
 }
 
-fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
+fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Result<Infallible> {
     let spec: &Spec = &a.bundle.spec;
     let process = spec
         .process()
@@ -86,6 +89,11 @@ fn setup(a: &InitArgs<'_>) -> Result<Infallible> {
         _ => std::process::exit(1),
     };
     nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    // Before anything of the container is set up, and before a new cgroup namespace takes
+    // the cgroup we are in as its root.
+    if let Some(join) = cgroup_join {
+        join.join()?;
+    }
 
     for (t, path) in &a.ns.joins {
         if !namespaces::joined_around_clone(*t) {
