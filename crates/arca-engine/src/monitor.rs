@@ -130,8 +130,11 @@ impl Engine {
         // A user's start lifts an earlier stop: the restart policy applies again.
         let _ = std::fs::remove_file(restart::stopped_marker(&self.dir(&rec.id)));
         let mut cmd = Command::new(exe);
+        // The plugins that set the network up must also tear it down, from the monitor.
         cmd.arg("--root")
             .arg(self.root())
+            .arg("--cni-plugin-dir")
+            .arg(self.networks.plugins.joined())
             .arg(MONITOR_VERB)
             .arg(&rec.id);
         if attach.is_some() {

@@ -43,6 +43,10 @@ fn main() {
             std::process::exit(125);
         }
     }
+    // A detached container's monitor (protected above): its command line is arca's own.
+    if let Some(m) = commands::monitor::MonitorArgs::recognise(std::env::args_os().skip(1)) {
+        exit_with(m.run(), arca_engine::monitor::MONITOR_VERB);
+    }
     let cli = cli::Cli::parse();
     let level = if cli.debug {
         tracing::Level::DEBUG
@@ -54,13 +58,18 @@ fn main() {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
-    match commands::dispatch(cli) {
+    exit_with(commands::dispatch(cli), &verb);
+}
+
+/// Exits with the command's code, or reports its error with Docker's exit codes.
+fn exit_with(result: anyhow::Result<i32>, verb: &str) -> ! {
+    match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("arca: {}", message(&e));
             let code = match e.downcast_ref::<arca_engine::EngineError>() {
-                Some(engine) if CONTAINER_VERBS.contains(&verb.as_str()) => engine.exit_code(),
-                _ if CONTAINER_VERBS.contains(&verb.as_str()) => 125,
+                Some(engine) if CONTAINER_VERBS.contains(&verb) => engine.exit_code(),
+                _ if CONTAINER_VERBS.contains(&verb) => 125,
                 _ => 1,
             };
             std::process::exit(code);

@@ -424,6 +424,26 @@ fn a_missing_plugin_is_named_and_nothing_is_left() {
         "{err}"
     );
     assert_eq!(e.ok(&["ps", "-aq"]), "");
+    // Detached too: the monitor, which sets the network up, uses the plugins named.
+    let o = e.arca(&[
+        "--cni-plugin-dir",
+        "/nonexistent",
+        "run",
+        "-d",
+        IMAGE,
+        "sleep",
+        "30",
+    ]);
+    assert_eq!(code(&o), 125);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("\"bridge\" not found in /nonexistent"),
+        "{err}"
+    );
+    for id in e.ok(&["ps", "-aq"]).lines() {
+        e.ok(&["rm", "-f", id]);
+    }
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
     // Bad flags are named, and no container is made.
     std::fs::write(e.env.path().join("outside.conflist"), "{}").unwrap();
     for (flags, says) in [

@@ -63,7 +63,8 @@ impl PluginPath {
         }
     }
 
-    fn joined(&self) -> String {
+    /// The directories, colon-separated (as `--cni-plugin-dir` takes them).
+    pub fn joined(&self) -> String {
         self.0
             .iter()
             .map(|p| p.display().to_string())

@@ -15,7 +15,7 @@ mod login;
 mod logs;
 mod manage;
 mod migrate;
-mod monitor;
+pub mod monitor;
 mod network;
 mod ps;
 mod pull;
@@ -154,14 +154,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Network(n) => network::network(&engine()?, &n),
         Command::Port { container, port } => network::port(&engine()?, &container, port.as_deref()),
         Command::Cp(a) => cp::cp(&engine()?, &a),
-        // The monitor of a container that exists: its store is set up, and it needs the
-        // snapshots and the records, not the image catalog (one SQLite connection, not two).
-        Command::Monitor { id, attached } => {
-            let snapshots = Snapshots::open(
-                &cli.root.join("images"),
-                cli.storage_driver.as_deref().and_then(Driver::parse),
-            )?;
-            monitor::monitor(&open_engine(snapshots)?, &id, attached)
+        Command::Monitor { id, attached } => monitor::MonitorArgs {
+            root: cli.root,
+            storage_driver: cli.storage_driver,
+            cni_plugin_dir: cli.cni_plugin_dir,
+            id,
+            attached,
         }
+        .run(),
     }
 }
