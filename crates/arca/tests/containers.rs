@@ -52,6 +52,20 @@ fn exit_codes_are_dockers() {
     assert_eq!(code(&not_exec), 126);
     let no_image = e.arca(&["run", "--rm", "--pull", "never", "no-such-image", "true"]);
     assert_eq!(code(&no_image), 125);
+    // Detached the same; the monitor `run -d` started before creating is gone with it.
+    let missing = e.arca(&["run", "-d", IMAGE, "no-such-command"]);
+    assert_eq!(code(&missing), 127);
+    let no_image = e.arca(&["run", "-d", "--pull", "never", "no-such-image", "true"]);
+    assert_eq!(code(&no_image), 125);
+    let root = e.root().display().to_string();
+    let monitors: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("__monitor") && c.contains(&root))
+        .collect();
+    assert!(monitors.is_empty(), "monitors left: {monitors:?}");
     // A failed create leaves nothing behind.
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(e.mounts().is_empty());

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use arca_engine::monitor::{ATTACHED_FLAG, MONITOR_VERB};
+use arca_engine::monitor::{ATTACHED_FLAG, AWAIT_ID, MONITOR_VERB};
 use arca_engine::Engine;
 use arca_image::snapshot::{Driver, Snapshots};
 
@@ -39,12 +39,13 @@ impl MonitorArgs {
             }
         }
         let id = args.next()?.into_string().ok()?;
+        // `-` is the id a monitor started before its container gets (AWAIT_ID).
         let attached = match args.next() {
             None => false,
             Some(a) if a == ATTACHED_FLAG => true,
             Some(_) => return None,
         };
-        if args.next().is_some() || id.starts_with('-') {
+        if args.next().is_some() || (id.starts_with('-') && id != AWAIT_ID) {
             return None;
         }
         Some(MonitorArgs {
@@ -74,6 +75,20 @@ impl MonitorArgs {
 fn monitor(engine: &Engine, id: &str, attached: bool) -> Result<i32> {
     let ready = rustix::io::fcntl_dupfd_cloexec(std::io::stdout(), 3)
         .context("keeping the monitor's report channel")?;
+    // Started before its container was made (`run -d`): the id comes on stdin once it
+    // exists; EOF means the create failed, and there is nothing to watch.
+    let mut given = String::new();
+    let id = if id == AWAIT_ID && !attached {
+        std::io::stdin()
+            .read_line(&mut given)
+            .context("reading the container's id")?;
+        match given.trim() {
+            "" => return Ok(0),
+            id => id,
+        }
+    } else {
+        id
+    };
     let client = if attached {
         Some(
             rustix::io::fcntl_dupfd_cloexec(std::io::stdin(), 3)

@@ -17,12 +17,15 @@ use crate::cli::{PullArgs, PullPolicy, RunArgs, StartArgs};
 
 /// `run`: create, then start; returns the container's exit status in the foreground.
 pub fn run(state: &mut ImageState, engine: &Engine, a: &RunArgs) -> Result<i32> {
-    let rec = create_container(state, engine, a, true)?;
     if a.process.detach {
-        engine.start_detached(&rec, &self_exe()?, None)?;
+        // The monitor starts up on the other CPU while the container is made.
+        let monitor = engine.spawn_monitor(&self_exe()?)?;
+        let rec = create_container(state, engine, a, true)?;
+        monitor.start(&rec)?;
         println!("{}", rec.id);
         return Ok(0);
     }
+    let rec = create_container(state, engine, a, true)?;
     Ok(engine.run_foreground(&rec)?)
 }
 
