@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use arca_cgroups::systemd::Unit;
-use arca_cgroups::Cgroup;
+use arca_cgroups::{Cgroup, SelfJoin};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
@@ -73,6 +73,17 @@ impl Drop for Undo<'_> {
         }
         let _ = self.store.remove(self.id);
     }
+}
+
+/// How a new process enters `cg` without its parent writing `cgroup.procs`: the cgroup2
+/// directory to clone it into (`CLONE_INTO_CGROUP`), and the v1 `tasks` files it writes `0` to
+/// itself (see `arca_cgroups::SelfJoin`). Shared by the init and `exec`.
+pub(super) fn cgroup_entry(cg: &Cgroup) -> Result<(Option<File>, Option<SelfJoin>)> {
+    let into = cg
+        .unified_dir()
+        .map(|d| File::open(&d).map_err(|e| Error::io("opening the cgroup", &d, e)))
+        .transpose()?;
+    Ok((into, Some(cg.self_join()?)))
 }
 
 /// Creates the container; its init is our child until we exit (so `run` can wait for it).
@@ -204,13 +215,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     // v1 ones on Go: a parent's write to cgroup.procs could wait an RCU grace period (see
     // arca_cgroups::SelfJoin). Under systemd the parent moves it, below.
     let (clone_into, self_join) = match &cgroup {
-        Some(cg) if unit.is_none() => {
-            let into = cg
-                .unified_dir()
-                .map(|d| File::open(&d).map_err(|e| Error::io("opening the cgroup", &d, e)))
-                .transpose()?;
-            (into, Some(cg.self_join()?))
-        }
+        Some(cg) if unit.is_none() => cgroup_entry(cg)?,
         _ => (None, None),
     };
 

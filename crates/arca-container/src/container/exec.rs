@@ -90,13 +90,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> Result<ExecOutcome> 
     };
     // As for the init (see create): born in the cgroup2 directory, into the v1 ones by itself.
     let (clone_into, self_join) = match &cgroup {
-        Some(cg) => {
-            let into = cg
-                .unified_dir()
-                .map(|d| File::open(&d).map_err(|e| Error::io("opening the cgroup", &d, e)))
-                .transpose()?;
-            (into, Some(cg.self_join()?))
-        }
+        Some(cg) => super::create::cgroup_entry(cg)?,
         None => (None, None),
     };
     let seccomp = match &st.seccomp {
