@@ -87,7 +87,7 @@ impl Engine {
                 self.status(&rec),
                 Status::Exited(_) | Status::Created | Status::MonitorLost { running: false }
             ) {
-                let bytes = freeable_bytes(&self.snapshots.active_path(&rec.id))
+                let bytes = freeable_bytes(&self.snapshots.active_path(&rec.id)?)
                     + freeable_bytes(&self.dir(&rec.id));
                 self.remove(&rec, false)?;
                 out.removed.push(rec.id);

@@ -512,8 +512,9 @@ impl Snapshots {
     }
 
     /// Where the writable snapshot `key` lives (to measure what removing it frees).
-    pub fn active_path(&self, key: &str) -> PathBuf {
-        self.active.join(key)
+    pub fn active_path(&self, key: &str) -> Result<PathBuf, SnapshotError> {
+        check_key(key)?;
+        Ok(self.active.join(key))
     }
 
     /// The writable snapshots' keys.

@@ -166,12 +166,14 @@ pub fn load_all(state_dir: &Path) -> Vec<Attachment> {
     };
     let mut all: Vec<Attachment> = entries
         .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n.ends_with(".json") && !n.starts_with('.')
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let network = name.strip_suffix(".json").filter(|n| !n.starts_with('.'))?;
+            let a: Attachment = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            // The file names its network: `detach` removes the file the record names, so a
+            // record naming another (or no valid) network is not ours.
+            (a.network == network && crate::cni::config::valid_network_name(network)).then_some(a)
         })
-        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
         .collect();
     all.sort_by_key(|a: &Attachment| {
         a.ifname

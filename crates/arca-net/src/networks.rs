@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::cni::config::valid_network_name;
+
+/// What `--network` takes as a mode, not a network's name: no network may be called so.
+pub const RESERVED_NAMES: &[&str] = &["bridge", "default", "host", "none", "pasta", "slirp4netns"];
 use crate::cni::{ConfigList, PluginPath};
 use crate::error::NetError;
 use crate::subnet::{self, Subnet};
@@ -128,7 +131,12 @@ impl Networks {
         }
         let path = self.conf_path(name);
         if path.is_file() {
-            return ConfigList::load(&path).map(Network::from_list);
+            // Its file is named after it, unless a user's file says otherwise (then the list
+            // below finds the network by the name it declares).
+            let list = ConfigList::load(&path)?;
+            if list.name == name {
+                return Ok(Network::from_list(list));
+            }
         }
         self.list()?
             .into_iter()
@@ -154,14 +162,13 @@ impl Networks {
 
     /// `network create`.
     pub fn create(&self, req: &NetworkRequest) -> Result<Network, NetError> {
-        if !valid_network_name(&req.name)
-            || req.name == "bridge"
-            || req.name == "host"
-            || req.name == "none"
-        {
+        if !valid_network_name(&req.name) || RESERVED_NAMES.contains(&req.name.as_str()) {
             return Err(NetError::invalid(
                 format!("network name {:?}", req.name),
-                "use letters, digits, '.', '_' and '-' (not bridge, host or none)",
+                format!(
+                    "use letters, digits, '.', '_' and '-' (not {})",
+                    RESERVED_NAMES.join(", ")
+                ),
             ));
         }
         let _lock = self.lock()?;
@@ -305,7 +312,7 @@ impl Networks {
         let net = self.get_existing(name)?;
         std::fs::remove_file(&net.list.source)
             .map_err(|e| NetError::io("remove", &net.list.source, e))?;
-        let leases = self.dir.join("ipam").join(name);
+        let leases = self.dir.join("ipam").join(&net.list.name);
         let _ = std::fs::remove_dir_all(leases);
         Ok(())
     }

@@ -127,8 +127,13 @@ fn make_private_dir(dir: &Path) -> Result<(), EngineError> {
         Ok(()) => {}
         Err(e) => return Err(EngineError::io("create", dir, e)),
     }
-    let meta = std::fs::metadata(dir).map_err(|e| EngineError::io("stat", dir, e))?;
-    if meta.uid() != nix::unistd::getuid().as_raw() || meta.permissions().mode() & 0o022 != 0 {
+    // Not following a symlink: one in /tmp is another user's to re-point after this check
+    // (a directory of ours there only we can rename or remove: /tmp is sticky).
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| EngineError::io("stat", dir, e))?;
+    if !meta.is_dir()
+        || meta.uid() != nix::unistd::getuid().as_raw()
+        || meta.permissions().mode() & 0o022 != 0
+    {
         return Err(EngineError::Spec(format!(
             "{}: not a private directory of this user (owner {}, mode {:o}): refusing to keep \
              the rootless namespaces' state there",
@@ -200,9 +205,15 @@ fn spawn() -> Result<i32, EngineError> {
 
 /// A monitor of ours (`arca … __monitor ID`) in a user namespace other than ours: one a
 /// killed pause process held. Only looked for when no pause process runs.
+///
+/// Only processes in our own pid namespace count: a container's, which runs as the user in
+/// that same user namespace and could name itself `__monitor`, is always in a pid namespace
+/// of its own (the engine has no `--pid host`), and joining its namespaces would put this
+/// arca inside the container's filesystem.
 fn monitor_holding_namespaces() -> Option<i32> {
     let uid = nix::unistd::getuid().as_raw();
     let own = std::fs::read_link("/proc/self/ns/user").ok()?;
+    let own_pids = std::fs::read_link("/proc/self/ns/pid").ok()?;
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: i32 = e.file_name().to_str()?.parse().ok()?;
         if e.metadata().ok()?.uid() != uid {
@@ -211,7 +222,8 @@ fn monitor_holding_namespaces() -> Option<i32> {
         let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
         let monitor = cmdline.split(|&b| b == 0).any(|a| a == b"__monitor");
         let ns = std::fs::read_link(e.path().join("ns/user")).ok()?;
-        (monitor && ns != own).then_some(pid)
+        let pids = std::fs::read_link(e.path().join("ns/pid")).ok()?;
+        (monitor && ns != own && pids == own_pids).then_some(pid)
     })
 }
 
