@@ -200,6 +200,8 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 let _ = writeln!(ready, "error {e}");
+                // Created (or even started) before the step that failed: its init goes too.
+                let _ = rt::delete(&self.runtime, id, true);
                 let _ = self.records.set_exited(id, None, now());
                 self.network_down(id);
                 self.unmount(id);

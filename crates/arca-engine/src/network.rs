@@ -327,6 +327,10 @@ impl Engine {
     /// failed stays recorded for the next try).
     pub(crate) fn network_down(&self, id: &str) {
         let state = self.net_dir(id);
+        // --network none/host/container: nothing was set up (two stats, not four failing calls).
+        if !state.exists() && !self.netns_path(id).exists() {
+            return;
+        }
         let attached = attachment::load_all(&state);
         let mut dns_networks = Vec::new();
         for a in attached.iter().rev() {

@@ -464,12 +464,32 @@ fn a_missing_plugin_is_named_and_nothing_is_left() {
             "cannot be combined",
         ),
     ] {
-        let o = e.arca(&[&["run", "--rm"][..], flags, &[IMAGE, "true"]].concat());
+        // With an anonymous volume too: the flags are checked before it is made.
+        let o = e.arca(&[&["run", "--rm", "-v", "/data"][..], flags, &[IMAGE, "true"]].concat());
         assert_eq!(code(&o), 125, "{flags:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{flags:?}: {err}");
     }
     assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+    // `network create`: bad names and reserved ones are refused, and no config is written.
+    for (args, says) in [
+        (&["../x"][..], "network name \"../x\""),
+        (&["pasta"][..], "network name \"pasta\""),
+        (&["default"][..], "network name \"default\""),
+    ] {
+        let o = e.arca(&[&["network", "create"][..], args].concat());
+        assert_ne!(code(&o), 0, "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let made: Vec<_> = std::fs::read_dir(e.root().join("networks"))
+        .unwrap()
+        .flatten()
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".conflist") || f.ends_with(".tmp"))
+        .collect();
+    assert!(made.iter().all(|f| f == "arca.conflist"), "{made:?}");
     // A bad network config is named with its problem.
     std::fs::write(
         e.root().join("networks/broken.conflist"),
@@ -582,16 +602,7 @@ fn pasta_gives_user_mode_networking_and_forwards_ports() {
 #[test]
 fn publish_all_maps_the_images_exposed_ports() {
     let e = Engine::new();
-    e.ok(&["create", "--name", "src", IMAGE, "true"]);
-    let tar = e.env.path().join("src.tar");
-    e.ok(&["export", "-o", tar.to_str().unwrap(), "src"]);
-    e.ok(&[
-        "import",
-        "--change",
-        "EXPOSE 80",
-        tar.to_str().unwrap(),
-        "exposed:1",
-    ]);
+    e.image_with_changes("exposed:1", &["EXPOSE 80"]);
     e.ok(&[
         "run",
         "-d",

@@ -92,7 +92,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Image(ImageCommand::Inspect { images }) => inspect::inspect(&state()?, &images),
         Command::Image(ImageCommand::Prune { all, .. }) => {
             let mut s = state()?;
-            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            let engine = open_engine(s.snapshots.clone())?;
             rmi::prune(&mut s, &engine, all)
         }
         Command::System(SystemCommand::Df(a)) => system::df(&state()?, &a),
@@ -103,7 +103,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             force: _,
         }) => {
             let mut s = state()?;
-            let engine = Engine::open(&cli.root, s.snapshots.clone())?;
+            let engine = open_engine(s.snapshots.clone())?;
             system_prune::prune(&mut s, &engine, all, volumes)
         }
         Command::Run(a) => {

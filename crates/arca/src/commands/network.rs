@@ -244,14 +244,7 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
             Ok(0)
         }
         NetworkCommand::Prune { .. } => {
-            let mut removed = Vec::new();
-            for n in nets.list()? {
-                if n.list.name != DEFAULT_NETWORK && engine.network_users(&n.list.name)?.is_empty()
-                {
-                    nets.remove(&n.list.name)?;
-                    removed.push(n.list.name);
-                }
-            }
+            let removed = engine.network_prune()?;
             if !removed.is_empty() {
                 println!("Deleted Networks:");
                 removed.iter().for_each(|n| println!("{n}"));

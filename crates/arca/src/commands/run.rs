@@ -96,6 +96,10 @@ fn create_container(
                 .and_then(|c| c.stop_signal().clone())
         })
         .unwrap_or_else(|| "SIGTERM".to_owned());
+    // Every flag checked before anything is made (volume::attach creates volumes).
+    let restart = arca_engine::restart::RestartPolicy::parse(&a.restart).map_err(|e| anyhow!(e))?;
+    let health = health(a, &raw_config)?;
+    let network = super::network::settings(engine, a, &config)?;
     let volumes = super::volume::attach(engine, &mut run, &config)?;
     let mut req = CreateRequest {
         name: a.name.clone(),
@@ -111,16 +115,15 @@ fn create_container(
             // Docker's StdinOnce: set when the client is attached from the start.
             stdin_once: a.process.interactive && !a.process.detach,
             labels: run.labels.clone(),
-            restart: arca_engine::restart::RestartPolicy::parse(&a.restart)
-                .map_err(|e| anyhow!(e))?,
-            health: health(a, &raw_config)?,
+            restart,
+            health,
+            network,
             init: a.init,
             ..Settings::default()
         },
         keep_mounted,
     };
     volumes.record(&mut req.settings);
-    req.settings.network = super::network::settings(engine, a, &config)?;
     let net = req.settings.network.clone();
     let rec = engine.create(req, |rootfs, id| {
         engine.populate_volumes(&volumes, rootfs)?;
@@ -202,7 +205,12 @@ fn health(a: &RunArgs, image_config: &serde_json::Value) -> Result<Option<Health
         start_period: a.health_start_period.as_deref(),
         disabled: a.no_healthcheck,
     };
-    let image = ImageHealth::from_config(image_config).map_err(|e| anyhow!(e))?;
+    // --no-healthcheck: what the image says does not matter, even if it cannot be read.
+    let image = if a.no_healthcheck {
+        ImageHealth::default()
+    } else {
+        ImageHealth::from_config(image_config).map_err(|e| anyhow!(e))?
+    };
     HealthConfig::resolve(&flags, &image).map_err(|e| anyhow!(e))
 }
 
