@@ -22,6 +22,10 @@ pub enum CgroupError {
         source: io::Error,
     },
 
+    /// A new process could not move itself into its cgroup (see [`crate::SelfJoin`]).
+    #[error("moving the container's process into cgroup {}: {source}", path.display())]
+    Join { path: PathBuf, source: io::Error },
+
     /// A control file does not exist: the controller is not mounted (v1), not enabled in the
     /// parent's `cgroup.subtree_control` (v2), or the kernel lacks the feature.
     #[error(

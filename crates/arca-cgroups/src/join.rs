@@ -31,17 +31,7 @@ impl SelfJoin {
                 // std opens with O_CLOEXEC: nothing the container execs inherits these.
                 match std::fs::OpenOptions::new().write(true).open(&path) {
                     Ok(f) => Ok((path, f)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        Err(CgroupError::MissingFile {
-                            path,
-                            value: "0".into(),
-                        })
-                    }
-                    Err(source) => Err(CgroupError::Write {
-                        path,
-                        value: "0".into(),
-                        source,
-                    }),
+                    Err(source) => Err(CgroupError::Join { path, source }),
                 }
             })
             .collect::<Result<_, _>>()?;
@@ -52,11 +42,8 @@ impl SelfJoin {
     /// then closes the files.
     pub fn join(self) -> Result<(), CgroupError> {
         for (path, mut file) in self.tasks {
-            file.write_all(b"0").map_err(|source| CgroupError::Write {
-                path,
-                value: "0".into(),
-                source,
-            })?;
+            file.write_all(b"0")
+                .map_err(|source| CgroupError::Join { path, source })?;
         }
         Ok(())
     }

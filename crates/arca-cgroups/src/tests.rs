@@ -388,6 +388,39 @@ fn pids_are_collected_recursively_and_add_pid_writes_everywhere() {
     assert_eq!(cg.pids().unwrap(), [42]);
 }
 
+/// The v1 `tasks` files are opened up front and get `0` (the caller itself); the cgroup2
+/// directory is not among them (CLONE_INTO_CGROUP joins it). A hierarchy without the
+/// cgroup fails at once, naming the file.
+#[test]
+fn self_join_writes_zero_to_every_v1_tasks_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let cg = Cgroup::open_with_mounts(Path::new("/c1"), hybrid_tree(root)).unwrap();
+    let v1: Vec<PathBuf> = cg.v1_dirs().into_iter().map(|(_, d)| d).collect();
+    for d in &v1 {
+        kernel_files(d, &[("tasks", "")]);
+    }
+    let unified = cg.unified_dir().unwrap();
+    kernel_files(&unified, &[("cgroup.procs", "")]);
+    let join = cg.self_join().unwrap();
+    assert!(!join.is_empty());
+    join.join().unwrap();
+    for d in &v1 {
+        assert_eq!(read(d.join("tasks")), "0", "{}", d.display());
+    }
+    assert_eq!(read(unified.join("cgroup.procs")), "");
+
+    fs::remove_file(v1[0].join("tasks")).unwrap();
+    let err = cg.self_join().unwrap_err();
+    assert!(
+        matches!(&err, CgroupError::Join { path, .. } if path == &v1[0].join("tasks")),
+        "{err}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let cg = Cgroup::open_with_mounts(Path::new("/c1"), unified_tree(tmp.path())).unwrap();
+    assert!(cg.self_join().unwrap().is_empty());
+}
+
 #[test]
 fn device_rule_lines() {
     let line = |allow, t, maj, min| v1::rule_line(&device(allow, t, maj, min));

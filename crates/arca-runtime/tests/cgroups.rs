@@ -474,3 +474,25 @@ fn init_and_exec_are_in_the_cgroup_in_every_hierarchy() {
     drop(exec.wait());
     bundle.assert_gone();
 }
+
+/// With a cgroup namespace the init enters its cgroups before unsharing it, so the namespace
+/// is rooted at the container's cgroup: inside, every hierarchy shows `/`.
+#[test]
+fn a_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
+    let bundle = Bundle::busybox(&["cat", "/proc/self/cgroup"]);
+    bundle.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "cgroup"}));
+    });
+    let out = Runtime::new().run_stdout(&bundle);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.len(),
+        cgroups_of(std::process::id().cast_signed()).len(),
+        "{out}"
+    );
+    assert!(lines.iter().all(|l| l.ends_with(":/")), "{out}");
+    bundle.assert_gone();
+}

@@ -362,18 +362,13 @@ fn a_healthcheck_turns_a_container_unhealthy() {
 fn the_image_healthcheck_applies_unless_disabled() {
     let e = Engine::new();
     // An image with a HEALTHCHECK: busybox exported and imported back with one.
-    e.ok(&["run", "--name", "src", IMAGE, "true"]);
-    let tar = e.env.path().join("src.tar");
-    e.ok(&["export", "-o", tar.to_str().unwrap(), "src"]);
-    e.ok(&[
-        "import",
-        "--change",
-        "HEALTHCHECK --interval=200ms --retries=2 CMD test -f /tmp/ready",
-        "--change",
-        r#"CMD ["sh", "-c", "touch /tmp/ready; sleep 1.5; rm /tmp/ready; sleep 60"]"#,
-        tar.to_str().unwrap(),
+    e.image_with_changes(
         "checked:1",
-    ]);
+        &[
+            "HEALTHCHECK --interval=200ms --retries=2 CMD test -f /tmp/ready",
+            r#"CMD ["sh", "-c", "touch /tmp/ready; sleep 1.5; rm /tmp/ready; sleep 60"]"#,
+        ],
+    );
     let config = &e.ok(&["image", "inspect", "checked:1"]);
     assert!(config.contains("\"Healthcheck\""), "{config}");
 

@@ -83,7 +83,8 @@ pub(super) fn cgroup_entry(cg: &Cgroup) -> Result<(Option<File>, Option<SelfJoin
         .unified_dir()
         .map(|d| File::open(&d).map_err(|e| Error::io("opening the cgroup", &d, e)))
         .transpose()?;
-    Ok((into, Some(cg.self_join()?)))
+    let join = cg.self_join()?;
+    Ok((into, (!join.is_empty()).then_some(join)))
 }
 
 /// Creates the container; its init is our child until we exit (so `run` can wait for it).

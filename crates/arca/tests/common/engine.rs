@@ -72,6 +72,24 @@ impl Engine {
         v[0].clone()
     }
 
+    /// The busybox image again as `name`, with Dockerfile instructions applied (`import
+    /// --change`): a created container's filesystem exported and imported back. The container
+    /// is removed again.
+    pub fn image_with_changes(&self, name: &str, changes: &[&str]) {
+        let src = format!("src-{}", name.replace([':', '/'], "-"));
+        self.ok(&["create", "--name", &src, IMAGE, "true"]);
+        let tar = self.env.path().join(format!("{src}.tar"));
+        let tar = tar.to_str().unwrap();
+        self.ok(&["export", "-o", tar, &src]);
+        let mut args = vec!["import"];
+        for c in changes {
+            args.extend(["--change", c]);
+        }
+        args.extend([tar, name]);
+        self.ok(&args);
+        self.ok(&["rm", &src]);
+    }
+
     /// Polls `f` for up to 10 s.
     pub fn eventually(&self, what: &str, f: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
