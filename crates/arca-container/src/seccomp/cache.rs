@@ -66,26 +66,11 @@ pub(super) fn read_cached(file: &Path) -> std::io::Result<Option<Vec<SockFilter>
     }
 }
 
-/// Stores `bytes` at `file` (in `dir`, created 0700): a temporary file, synced, renamed over.
+/// Stores `bytes` at `file` (in `dir`, created 0700), whole and synced.
 pub(super) fn write_cached(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    let name = file.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, file)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    arca_sys::fs::Replace::new().durable().write(file, bytes)
 }

@@ -262,6 +262,9 @@ pub(super) fn build(profile: &LinuxSeccomp) -> Result<ScmpFilterContext, Seccomp
     )?;
     let mut ctx =
         ScmpFilterContext::new(default).map_err(|e| SeccompError::compile("seccomp_init", e))?;
+    if let Err(e) = ctx.set_ctl_optimize(2) {
+        tracing::debug!("seccomp: no binary-tree filter (libseccomp < 2.5?): {e}");
+    }
     for a in profile.architectures().iter().flatten() {
         let scmp = arch(*a);
         let present = ctx

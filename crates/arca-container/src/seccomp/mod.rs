@@ -51,7 +51,7 @@ use compile::*;
 pub use listener::{connect_listener, send_listener_fd, send_over};
 
 /// Bumped whenever the translation changes, so old cache entries are no longer found.
-const CACHE_FORMAT: &str = "arca-seccomp-bpf-v1";
+const CACHE_FORMAT: &str = "arca-seccomp-bpf-v2";
 /// Size of one `struct sock_filter` in the exported program.
 const INSN_SIZE: usize = 8;
 /// Highest syscall argument index (`SCMP_ARG_MAX` - 1).
