@@ -82,7 +82,6 @@ impl Engine {
                     let set = rt::wait::block_signals()?;
                     let st = rt::create(&self.runtime, &opts)?;
                     let master = console.receive()?;
-                    self.network_created(rec, st.pid);
                     self.records.set_running(id, st.pid, None, now())?;
                     rt::start(&self.runtime, id)?;
                     let pid = Pid::from_raw(st.pid);
@@ -92,7 +91,6 @@ impl Engine {
                 (|| {
                     let set = rt::wait::block_signals()?;
                     let st = rt::create(&self.runtime, &opts)?;
-                    self.network_created(rec, st.pid);
                     self.records.set_running(id, st.pid, None, now())?;
                     rt::start(&self.runtime, id)?;
                     Ok(rt::wait_forwarding_signals(Pid::from_raw(st.pid), &set)?)
@@ -348,7 +346,6 @@ impl Engine {
         rustix::stdio::dup2_stdout(&devnull).map_err(sys("dup2"))?;
         rustix::stdio::dup2_stderr(&devnull).map_err(sys("dup2"))?;
         let st = created?;
-        self.network_created(rec, st.pid);
         if let Some(c) = console {
             let master = c.receive()?;
             if rec.settings.interactive {

@@ -313,15 +313,6 @@ impl Engine {
         crate::container::write_spec(&self.dir(&rec.id), &spec)
     }
 
-    /// Right after the runtime created `rec` with init `pid`: a `none` container's `lo` up.
-    pub(crate) fn network_created(&self, rec: &Record, pid: i32) {
-        if rec.settings.network.mode == NetworkMode::None {
-            if let Err(e) = netns::loopback_up_in(Path::new(&format!("/proc/{pid}/ns/net"))) {
-                tracing::warn!("container {}: {e}", rec.id);
-            }
-        }
-    }
-
     /// Tears down whatever network container `id` holds: DEL for each attachment (last
     /// first), then its namespace. Idempotent; failures are logged (an attachment whose DEL
     /// failed stays recorded for the next try).

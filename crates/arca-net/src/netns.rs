@@ -110,13 +110,3 @@ pub fn remove(path: &Path) -> Result<(), NetError> {
         Err(e) => Err(NetError::io("remove", path, e)),
     }
 }
-
-/// Brings `lo` up in the namespace at `ns` (a `/proc/PID/ns/net` or a mounted one), for a
-/// container whose runtime made its namespace (`--network none`): Docker's `none` has a
-/// working loopback.
-pub fn loopback_up_in(ns: &Path) -> Result<(), NetError> {
-    let file = std::fs::File::open(ns).map_err(|e| NetError::io("open", ns, e))?;
-    in_other_namespace(ns, Some(&file), || {
-        arca_sys::net::set_link_up("lo").map_err(err("bring lo up", ns))
-    })
-}

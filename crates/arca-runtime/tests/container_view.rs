@@ -88,6 +88,17 @@ fn hostname_and_domainname() {
     }
 }
 
+/// A new network namespace comes with `lo` up (runc and crun do the same): IFF_UP (0x1) is in
+/// its flags as the container's sysfs shows them.
+#[test]
+fn a_new_network_namespace_has_loopback_up() {
+    let out = run_plain("cat /sys/class/net/lo/flags; ls /sys/class/net");
+    let lines: Vec<&str> = out.lines().collect();
+    let flags = u32::from_str_radix(lines[0].trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 0x1, 0x1, "lo is down: flags {}", lines[0]);
+    assert_eq!(lines[1..], ["lo"], "{out}");
+}
+
 #[test]
 fn process_is_pid_1() {
     assert_eq!(run_plain("echo $$"), "1\n");

@@ -126,6 +126,11 @@ fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Resul
         rustix::system::setdomainname(d.as_bytes())
             .map_err(|e| Error::io("domainname: setdomainname", d, e.into()))?;
     }
+    if a.ns.new_net {
+        // A new network namespace gets a working loopback, as runc and crun give it.
+        arca_sys::net::set_link_up("lo")
+            .ctx(|| "bringing up lo in the new network namespace".into())?;
+    }
     process::apply_privileged(process, linux)?;
 
     if !a.ns.has_mount_ns() {
