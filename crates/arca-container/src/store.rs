@@ -1,11 +1,13 @@
 //! The runtime's state directory (`--root`): one directory per container holding its
 //! state.json, its exec fifo and a lock. Safe under concurrent invocations: `mkdir` decides who
-//! creates an id, `flock` serialises changes to one container, and writes are temp + rename.
+//! creates an id, `flock` serialises changes to one container, and every write replaces a whole file
+//! (`arca_sys::fs::Replace`).
 
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+
+use arca_sys::fs::Replace;
 
 use crate::error::{Error, Result};
 use crate::state::ContainerState;
@@ -114,18 +116,17 @@ impl Store {
     }
 
     /// Writes the state atomically: a crash leaves the old or the new file, never half of one.
+    /// Callers hold the container's lock, so the state files can take turns (a spare).
     pub fn save(&self, state: &ContainerState) -> Result<()> {
-        let dir = self.dir(&state.id);
-        let tmp = dir.join(".state.json.tmp");
-        let path = dir.join(STATE_FILE);
+        let path = self.dir(&state.id).join(STATE_FILE);
         let data = serde_json::to_vec(state).map_err(|e| Error::Spec {
             file: path.clone(),
             msg: e.to_string(),
         })?;
-        let mut f = File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
-        f.write_all(&data)
-            .map_err(|e| Error::io("writing", &tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io("renaming", &path, e))
+        Replace::new()
+            .reuse_spare()
+            .write(&path, &data)
+            .map_err(|e| Error::io("writing", &path, e))
     }
 
     /// Removes a container's record: state.json first (so a command that was waiting on the

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arca_image::digest::Digest;
 use arca_image::gc::GcLock;
+use arca_sys::fs::Replace;
 use oci_spec::runtime::Spec;
 
 use crate::engine::Engine;
@@ -338,11 +339,11 @@ impl Drop for Undo<'_> {
 
 pub(crate) fn write_spec(dir: &Path, spec: &Spec) -> Result<(), EngineError> {
     let path = dir.join("config.json");
-    let tmp = dir.join(".config.json.tmp");
     let text = serde_json::to_vec_pretty(spec)
         .map_err(|e| EngineError::Spec(format!("serializing the spec: {e}")))?;
-    std::fs::write(&tmp, text).map_err(|e| EngineError::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| EngineError::io("rename", &path, e))
+    Replace::new()
+        .write(&path, &text)
+        .map_err(|e| EngineError::io("write", &path, e))
 }
 
 /// Whether a process with this pid exists (signal 0).

@@ -36,11 +36,11 @@ impl Live {
     }
 
     pub fn save(&self, dir: &Path) {
-        let tmp = dir.join(".live.json.tmp");
         if let Ok(text) = serde_json::to_vec(self) {
-            if std::fs::write(&tmp, text).is_ok() {
-                let _ = std::fs::rename(&tmp, dir.join(FILE));
-            }
+            // The monitor is its only writer: it may keep a spare (rewritten per healthcheck).
+            let _ = arca_sys::fs::Replace::new()
+                .reuse_spare()
+                .write(&dir.join(FILE), &text);
         }
     }
 

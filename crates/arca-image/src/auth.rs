@@ -12,8 +12,7 @@
 //! entry arca does not touch is kept as it was.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -200,9 +199,8 @@ fn read(path: &Path) -> Result<Option<Value>, AuthError> {
         })
 }
 
-/// Temp file beside `path` (same filesystem, so the rename is atomic), 0600 from creation
-/// (the secret is never readable by others, not even briefly), fsynced, renamed over `path`,
-/// directory fsynced. The directory is created 0700 if missing, as Podman does.
+/// Replaces `path` whole, 0600 from creation (the secret is never readable by others, not even
+/// briefly), and durably. The directory is created 0700 if missing, as Podman does.
 fn write(path: &Path, doc: &Value) -> Result<(), AuthError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -213,30 +211,13 @@ fn write(path: &Path, doc: &Value) -> Result<(), AuthError> {
         .mode(0o700)
         .create(dir)
         .map_err(io(dir, "creating"))?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "auth.json".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp, "creating"))?;
-        let mut bytes = serde_json::to_vec_pretty(doc).expect("a JSON value serialises");
-        bytes.push(b'\n');
-        f.write_all(&bytes).map_err(io(&tmp, "writing"))?;
-        f.sync_all().map_err(io(&tmp, "syncing"))?;
-        fs::rename(&tmp, path).map_err(io(path, "replacing"))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir, "syncing"))
+    let mut bytes = serde_json::to_vec_pretty(doc).expect("a JSON value serialises");
+    bytes.push(b'\n');
+    arca_sys::fs::Replace::new()
+        .mode(0o600)
+        .durable()
+        .write(path, &bytes)
+        .map_err(io(path, "replacing"))
 }
 
 #[cfg(test)]

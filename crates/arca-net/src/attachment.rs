@@ -147,10 +147,10 @@ fn file_of(state_dir: &Path, network: &str) -> PathBuf {
 fn save(state_dir: &Path, a: &Attachment) -> Result<(), NetError> {
     std::fs::create_dir_all(state_dir).map_err(|e| NetError::io("create", state_dir, e))?;
     let file = file_of(state_dir, &a.network);
-    let tmp = state_dir.join(format!(".{}.tmp", a.network));
     let text = serde_json::to_vec(a).map_err(|e| NetError::invalid(&a.network, e.to_string()))?;
-    std::fs::write(&tmp, text).map_err(|e| NetError::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &file).map_err(|e| NetError::io("rename", &file, e))
+    arca_sys::fs::Replace::new()
+        .write(&file, &text)
+        .map_err(|e| NetError::io("write", &file, e))
 }
 
 /// The attachment to `network` saved in `state_dir`, if any.

@@ -213,11 +213,12 @@ impl Networks {
         let list = self.conflist(req, subnet, gateway, &bridge);
         let path = self.conf_path(&req.name);
         let parsed = ConfigList::from_value(list, &path)?;
-        let tmp = self.dir.join(format!(".{}.tmp", req.name));
         let text = serde_json::to_vec_pretty(&parsed.raw)
             .map_err(|e| NetError::invalid(&req.name, e.to_string()))?;
-        std::fs::write(&tmp, text).map_err(|e| NetError::io("write", &tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| NetError::io("rename", &path, e))?;
+        arca_sys::fs::Replace::new()
+            .durable()
+            .write(&path, &text)
+            .map_err(|e| NetError::io("write", &path, e))?;
         Ok(Network::from_list(parsed))
     }
 

@@ -3,7 +3,6 @@
 //! it asks, and return once it waits on the exec fifo. Any failure undoes everything.
 
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -491,9 +490,7 @@ fn leave_around_clone(restore: Restore) {
 
 /// Atomically writes the pid file (containerd and conmon read it as soon as create returns).
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let tmp = path.with_extension("arca-tmp");
-    let mut f = File::create(&tmp).map_err(|e| Error::io("creating pid file", &tmp, e))?;
-    f.write_all(pid.to_string().as_bytes())
-        .map_err(|e| Error::io("writing pid file", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming pid file", path, e))
+    arca_sys::fs::Replace::new()
+        .write(path, pid.to_string().as_bytes())
+        .map_err(|e| Error::io("writing pid file", path, e))
 }

@@ -110,9 +110,8 @@ pub(super) fn join_or_create(dir: &Path) -> Result<(), EngineError> {
 /// Writes the pause process's pid file (beside, then renamed).
 fn record(dir: &Path, pid: i32) -> Result<(), EngineError> {
     let file = pid_file(dir);
-    let tmp = dir.join(".pause.pid.tmp");
-    std::fs::write(&tmp, format!("{pid}\n"))
-        .and_then(|()| std::fs::rename(&tmp, &file))
+    arca_sys::fs::Replace::new()
+        .write(&file, format!("{pid}\n").as_bytes())
         .map_err(|e| EngineError::io("write", &file, e))
 }
 

@@ -4,10 +4,11 @@
 //! ref name. Every file appears by rename once complete, so a failed push leaves the layout as
 //! it was, give or take unreferenced blobs.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
+use arca_sys::fs::Replace;
 use oci_spec::image::ANNOTATION_REF_NAME;
 use serde_json::{json, Value};
 
@@ -122,26 +123,11 @@ pub(crate) fn copy_store_blob(
     copy(&mut from).map_err(|source| LayoutError::Io { at, source })
 }
 
-/// Writes `dir/file` through a temporary sibling, synced, renamed over the old one.
+/// Writes `dir/file` whole and synced (a reader of the layout sees the old file or the new).
 fn replace(
     dir: &Path,
     file: &str,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
-    let tmp = dir.join(format!(".{file}.arca-{}", std::process::id()));
-    let result = (|| {
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        fill(&mut out)?;
-        out.sync_all()?;
-        fs::rename(&tmp, dir.join(file))?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    Replace::new().durable().write_with(&dir.join(file), fill)
 }

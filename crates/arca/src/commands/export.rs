@@ -16,13 +16,14 @@ pub fn export(engine: &Engine, container: &str, output: Option<&Path>) -> Result
     };
     match output {
         Some(path) => {
-            // Written beside and renamed: an interrupted export leaves no half archive.
-            let tmp = path.with_extension("partial");
-            let mut file = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
-            engine.copy_from(&rec, "/.", Dest::Tar(&mut file), opts)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+            // Written beside and swapped in: an interrupted export leaves no half archive.
+            arca_sys::fs::Replace::new()
+                .durable()
+                .write_with(path, |file| {
+                    engine.copy_from(&rec, "/.", Dest::Tar(file), opts)?;
+                    anyhow::Ok(())
+                })
+                .with_context(|| format!("export: writing {}", path.display()))?;
         }
         None => {
             use std::io::IsTerminal;

@@ -3,7 +3,6 @@
 //! final name and renamed into place only when complete, so a failed save never leaves a
 //! truncated archive under the name asked for (as Docker does).
 
-use std::fs::{self, File};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
@@ -67,29 +66,13 @@ pub(super) fn to_file(
     format: Format,
     path: &Path,
 ) -> Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.arca-save-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = File::create(&tmp)
-        .with_context(|| format!("save: creating {}", tmp.display()))
-        .and_then(|f| {
-            let mut out = BufWriter::new(f);
+    arca_sys::fs::Replace::new()
+        .durable()
+        .write_with(path, |file| {
+            let mut out = BufWriter::new(file);
             archive::save(&state.store, images, format, &mut out)?;
-            out.into_inner()
-                .map_err(|e| e.into_error())
-                .and_then(|f| f.sync_all())
-                .with_context(|| format!("save: writing {}", tmp.display()))
+            out.flush()?;
+            anyhow::Ok(())
         })
-        .and_then(|()| {
-            fs::rename(&tmp, path).with_context(|| format!("save: renaming to {}", path.display()))
-        });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+        .with_context(|| format!("save: writing {}", path.display()))
 }
