@@ -42,6 +42,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Copy an image into the local store (a registry reference, oci:DIR[:REF],
     /// oci-archive:FILE[:REF], dir:DIR)
@@ -191,6 +192,7 @@ pub enum Shell {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Remove every stopped container
     Prune {
@@ -201,6 +203,7 @@ pub enum ContainerCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Show the disk space images use: unpacked (each file once), and the compressed blobs
     Df(DfArgs),
@@ -233,6 +236,7 @@ pub struct DfArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Create a one-layer image from a tarball (as `arca import`)
     Import(ImportArgs),

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use super::Format;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Create a bridge network (NAT, published ports; its containers reach each other by name)
     Create {

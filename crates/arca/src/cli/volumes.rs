@@ -5,6 +5,7 @@ use clap::Subcommand;
 use super::Format;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a volume (a random name when none is given); an existing one is kept as it is
     Create {
