@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 pub enum Message {
     /// parent → child: id maps written and cgroup joined; carry on.
     Go { state: serde_json::Value },
+    /// parent → child: your pid is in state.json; from here on you may outlive the parent.
+    Recorded,
     /// child → parent: mounts are done, run the prestart and createRuntime hooks now.
     RunCreateRuntimeHooks,
     /// parent → child: those hooks succeeded.

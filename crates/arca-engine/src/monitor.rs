@@ -174,6 +174,12 @@ impl Engine {
         cmd
     }
 
+    /// What the runtime can do before the container exists (the monitor of `run -d` waits for
+    /// its id meanwhile).
+    pub fn warm_up(&self) {
+        rt::warm_up(&self.runtime);
+    }
+
     /// The monitor process's body (`arca __monitor ID`): see the module documentation.
     /// `ready` is where the starting command waits for "ok" or "error <why>"; `client`, an
     /// attach connection made before the start (`start -a`).

@@ -13,7 +13,7 @@ pub mod start;
 pub mod update;
 pub mod wait;
 
-pub use create::{create, CreateOptions};
+pub use create::{create, warm_up, CreateOptions};
 pub use delete::delete;
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;

@@ -184,7 +184,10 @@ fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Resul
     let console = setup_console(a, &root, process)?;
 
     let hooks = spec.hooks().as_ref();
+    let mut recorded = false;
     if hooks.is_some_and(|h| has(h.prestart()) || has(h.create_runtime())) {
+        await_recorded(a)?;
+        recorded = true;
         a.chan.send(&Message::RunCreateRuntimeHooks)?;
         match a.chan.recv()? {
             Some(Message::HooksDone) => {}
@@ -257,6 +260,9 @@ fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Resul
 
     // `create` exits once we are ready: from here on we outlive it (the credential change above
     // already cleared the parent-death signal for a non-root user; clear it for root too).
+    if !recorded {
+        await_recorded(a)?;
+    }
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     if let (true, Some(s)) = (nnp, a.seccomp) {
         s.install(&state)?;
@@ -274,6 +280,15 @@ fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Resul
     let err = nix::unistd::execve(&exe, &argv, &env).unwrap_err();
     eprintln!("arca-runtime: exec {}: {err}", exe.to_string_lossy());
     std::process::exit(127)
+}
+
+/// Waits until the parent has recorded our pid (it does so while we set up, so the message is
+/// usually here already). Its death before that ends us: nothing would know to delete us.
+fn await_recorded(a: &InitArgs<'_>) -> Result<()> {
+    match a.chan.recv()? {
+        Some(Message::Recorded) => Ok(()),
+        _ => std::process::exit(1),
+    }
 }
 
 fn has(h: &Option<Vec<oci_spec::runtime::Hook>>) -> bool {

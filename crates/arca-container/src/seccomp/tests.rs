@@ -403,6 +403,30 @@ fn cache_roundtrip() {
 }
 
 #[test]
+fn a_profile_prepared_ahead_serves_the_next_prepare_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let deny = profile(json!({ "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7 }] }));
+    prepare_ahead(&deny, dir.path());
+    let file = dir.path().join(format!("{}.bpf", cache_key(&deny)));
+    // Whatever the file now holds, the program prepared ahead is what the next prepare gets.
+    fs::write(&file, b"garbage").unwrap();
+    let ahead = prepare(&deny, Some(dir.path())).unwrap();
+    assert!(ahead.from_cache());
+    assert_eq!(ahead.cache_file(), Some(file.as_path()));
+    assert_eq!(x86_64(&ahead, libc::SYS_rmdir, [0; 6]), RET_ERRNO | 7);
+    // Only once: the next one reads the (broken) file and compiles again.
+    let again = prepare(&deny, Some(dir.path())).unwrap();
+    assert!(!again.from_cache());
+    assert_eq!(again.program, ahead.program);
+    // Another profile, or another cache, is not served by it.
+    prepare_ahead(&deny, dir.path());
+    let other = tempfile::tempdir().unwrap();
+    assert!(!prepare(&deny, Some(other.path())).unwrap().from_cache());
+    assert!(prepare(&deny, Some(dir.path())).unwrap().from_cache());
+}
+
+#[test]
 fn cache_is_used_as_is() {
     // The cached program is what gets loaded: swap two entries and the filters swap.
     let dir = tempfile::tempdir().unwrap();

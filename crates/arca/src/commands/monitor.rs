@@ -79,6 +79,7 @@ fn monitor(engine: &Engine, id: &str, attached: bool) -> Result<i32> {
     // exists; EOF means the create failed, and there is nothing to watch.
     let mut given = String::new();
     let id = if id == AWAIT_ID && !attached {
+        engine.warm_up();
         std::io::stdin()
             .read_line(&mut given)
             .context("reading the container's id")?;
