@@ -1,6 +1,6 @@
 //! What a container's monitor knows while it runs, for `ps` and `inspect`: how often it was
 //! restarted and how its healthchecks went. A small JSON file in the container's directory,
-//! written to a temp file and renamed, read by anyone.
+//! replaced whole, read by anyone; no file reads as the default (no restart, no healthcheck).
 
 use std::path::Path;
 
@@ -36,11 +36,17 @@ impl Live {
     }
 
     pub fn save(&self, dir: &Path) {
+        let file = dir.join(FILE);
+        // The first start of a container without a healthcheck: nothing to say, and one file
+        // (an inode made and later freed) less per container.
+        if *self == Live::default() && !file.exists() {
+            return;
+        }
         if let Ok(text) = serde_json::to_vec(self) {
             // The monitor is its only writer: it may keep a spare (rewritten per healthcheck).
             let _ = arca_sys::fs::Replace::new()
                 .reuse_spare()
-                .write(&dir.join(FILE), &text);
+                .write(&file, &text);
         }
     }
 
@@ -59,5 +65,28 @@ impl Live {
                 self.health = Some(Health::Unhealthy);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_not_written_until_there_is_a_file_to_correct() {
+        let dir = tempfile::tempdir().unwrap();
+        Live::default().save(dir.path());
+        assert!(!dir.path().join(FILE).exists());
+        assert_eq!(Live::load(dir.path()), Live::default());
+        let restarted = Live {
+            restart_count: 1,
+            ..Live::default()
+        };
+        restarted.save(dir.path());
+        assert_eq!(Live::load(dir.path()), restarted);
+        // A later default (a container started afresh) replaces what is there.
+        Live::default().save(dir.path());
+        assert_eq!(Live::load(dir.path()), Live::default());
+        assert!(dir.path().join(FILE).exists());
     }
 }
