@@ -19,8 +19,11 @@ pub enum Message {
     RunCreateRuntimeHooks,
     /// parent → child: those hooks succeeded.
     HooksDone,
-    /// child → parent: fully set up, now blocked on the exec fifo.
+    /// child → parent: fully set up, now blocked on the exec fifo (or, created to start at
+    /// once, on this channel).
     Ready,
+    /// parent → child, created to start at once (no exec fifo): exec now.
+    Start,
     /// child → parent: set-up failed; the child exits after sending this.
     Failed { msg: String },
 }
@@ -65,6 +68,25 @@ impl Channel {
         serde_json::from_slice(&buf[..n])
             .map(Some)
             .map_err(|e| Error::Usage(format!("bad sync message: {e}")))
+    }
+
+    /// Waits for the parent's `Start`: true once it came, false if the parent closed its end.
+    /// With read(2), as the exec fifo is waited on: the container's seccomp filter is already
+    /// in place, and whatever lets an init wait on the fifo lets it wait here.
+    pub fn await_start(&self) -> Result<bool> {
+        let mut buf = [0u8; 64];
+        loop {
+            match rustix::io::read(&self.fd, &mut buf) {
+                Ok(n) => return Ok(n > 0),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    return Err(Error::sys(
+                        "reading sync channel",
+                        nix::Error::from_raw(e.raw_os_error()),
+                    ))
+                }
+            }
+        }
     }
 
     pub fn raw_fd(&self) -> RawFd {

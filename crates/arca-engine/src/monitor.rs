@@ -57,12 +57,15 @@ fn exit_code(status: WaitStatus) -> Option<i32> {
 }
 
 impl Engine {
+    /// The engine creates and starts in one call (no exec fifo, no second look at the state):
+    /// nothing else could start its containers in between.
     fn runtime_options(&self, id: &str) -> CreateOptions {
         CreateOptions {
             id: id.to_owned(),
             bundle: self.dir(id),
             // No cgroup unless one is delegated (see `arca_container::rootless`).
             rootless: self.rootless,
+            start: true,
             ..CreateOptions::default()
         }
     }
@@ -83,7 +86,6 @@ impl Engine {
                     let st = rt::create(&self.runtime, &opts)?;
                     let master = console.receive()?;
                     self.records.set_running(id, st.pid, None, now())?;
-                    rt::start(&self.runtime, id)?;
                     let pid = Pid::from_raw(st.pid);
                     Ok(rt::console_proxy::proxy_until_exit(pid, master, &set)?)
                 })()
@@ -92,7 +94,6 @@ impl Engine {
                     let set = rt::wait::block_signals()?;
                     let st = rt::create(&self.runtime, &opts)?;
                     self.records.set_running(id, st.pid, None, now())?;
-                    rt::start(&self.runtime, id)?;
                     Ok(rt::wait_forwarding_signals(Pid::from_raw(st.pid), &set)?)
                 })()
             }
@@ -358,10 +359,6 @@ impl Engine {
                 input = Some(rustix::io::fcntl_dupfd_cloexec(&master, 0).map_err(sys("dup"))?);
             }
             outputs.push((master, Stream::Stdout));
-        }
-        if let Err(e) = rt::start(&self.runtime, id) {
-            let _ = rt::delete(&self.runtime, id, true);
-            return Err(e.into());
         }
         let monitor = i32::try_from(std::process::id()).ok();
         self.records.set_running(id, st.pid, monitor, now())?;

@@ -138,7 +138,9 @@ fn rm_force_kills_a_running_container() {
     let e = Engine::new();
     e.ok(&["run", "-d", "--name", "sleeper", IMAGE, "sleep", "100"]);
     let pid = e.inspect("sleeper")["State"]["Pid"].as_i64().unwrap();
-    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    // `run -d` returned once the user's process runs: the init has exec'd already.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert_eq!(cmdline, b"sleep\x00100\x00");
     let refused = e.arca(&["rm", "sleeper"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("rm -f"));

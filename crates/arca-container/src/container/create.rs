@@ -1,6 +1,7 @@
 //! `create`: validate the bundle, claim the id, make the cgroup, clone the init with its
 //! namespaces (born in its cgroup on v2), write its id maps, run the createRuntime hooks when
-//! it asks, and return once it waits on the exec fifo. Any failure undoes everything.
+//! it asks, and return once it waits on the exec fifo (or, with `start`, once it exec'd). Any
+//! failure undoes everything.
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -38,6 +39,11 @@ pub struct CreateOptions {
     /// The systemd cgroup driver (`--systemd-cgroup`): the cgroup is a transient scope unit
     /// named from `linux.cgroupsPath` (`slice:prefix:name`), see [`arca_cgroups::systemd`].
     pub systemd_cgroup: bool,
+    /// Start it too, before returning, for a caller that would call `start` right away
+    /// (the engine's monitor): no exec fifo is made (nobody else could start the container),
+    /// the init waits for `Start` on its sync channel, and the call returns once the user's
+    /// process runs, after the poststart hooks, as `start` would.
+    pub start: bool,
 }
 
 /// Undoes a half-done create unless disarmed: kills the init, removes cgroup and state.
@@ -197,8 +203,10 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     };
     store.save(&st)?;
     let fifo = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
-        .ctx(|| format!("mkfifo {}", fifo.display()))?;
+    if !opts.start {
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+            .ctx(|| format!("mkfifo {}", fifo.display()))?;
+    }
 
     if let Some(cgroup) = &cgroup {
         // Cleanup kills everything in the container's cgroup: it must not hold anyone else.
@@ -228,12 +236,17 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
         _ => (None, None),
     };
 
-    let fifo = rustix::fs::open(
-        &fifo,
-        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| Error::io("opening exec fifo", &fifo, e.into()))?;
+    let fifo = match opts.start {
+        true => None,
+        false => Some(
+            rustix::fs::open(
+                &fifo,
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::io("opening exec fifo", &fifo, e.into()))?,
+        ),
+    };
     // Compiled (or read from the cache) here, where the host paths and the state root are
     // ours; the clone inherits the program.
     let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
@@ -264,7 +277,7 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
                 id: &opts.id,
                 bundle: &bundle,
                 chan: child,
-                fifo: &fifo,
+                fifo: fifo.as_ref(),
                 console_socket: opts.console_socket.as_deref(),
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
@@ -372,8 +385,16 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, pid.as_raw())?;
     }
+    if opts.start {
+        parent.send(&Message::Start)?;
+        // The init's end closes on exec (or with the init): then the user's process runs.
+        while parent.recv()?.is_some() {}
+    }
     undo.armed = false;
     drop(lock);
+    if opts.start {
+        super::start::run_poststart(&st);
+    }
     Ok(st)
 }
 

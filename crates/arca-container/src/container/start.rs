@@ -47,11 +47,17 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     drop(f);
     std::fs::remove_file(&fifo).map_err(|e| Error::io("removing", &fifo, e))?;
     drop(lock);
+    run_poststart(&st);
+    Ok(())
+}
+
+/// The poststart hooks, once the user's process runs; their failures are only logged, as the
+/// spec says.
+pub(super) fn run_poststart(st: &crate::state::ContainerState) {
     let state = st.oci_state(Status::Running);
     for hook in &st.poststart {
         if let Err(e) = crate::hooks::run("poststart", hook, &state) {
             tracing::warn!("{e}");
         }
     }
-    Ok(())
 }

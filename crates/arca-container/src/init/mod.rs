@@ -2,7 +2,7 @@
 //!
 //! One straight line, like Firecracker's jailer: wait for the parent, join namespaces, build the
 //! rootfs, hand over the console, let the parent run its hooks, pivot, drop privileges, report
-//! ready, block on the exec fifo, exec. Any error goes back to the parent over the channel.
+//! ready, block on the exec fifo (or the channel's `Start`), exec. Any error goes back to the parent over the channel.
 
 pub mod console;
 pub mod dev;
@@ -37,7 +37,7 @@ pub struct InitArgs<'a> {
     /// The exec fifo, opened read-write by the parent (a reader alone would see EOF; read-write,
     /// our read blocks until `start` writes). Opened there because a user-namespaced init may
     /// no longer have the right to open it.
-    pub fifo: &'a OwnedFd,
+    pub fifo: Option<&'a OwnedFd>,
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -268,7 +268,12 @@ fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Resul
         s.install(&state)?;
     }
     a.chan.send(&Message::Ready)?;
-    wait_for_start(a.fifo)?;
+    match a.fifo {
+        Some(fifo) => wait_for_start(fifo)?,
+        // Created to start at once: the parent says when (or dies, and so do we).
+        None if a.chan.await_start()? => {}
+        None => std::process::exit(1),
+    }
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
         let mut state = state;
         state["status"] = "created".into();

@@ -107,6 +107,7 @@ fn create_options(a: CreateArgs, rootless: bool, systemd_cgroup: bool) -> Create
         preserve_fds: a.preserve_fds,
         rootless,
         systemd_cgroup,
+        start: false,
     }
 }
 
