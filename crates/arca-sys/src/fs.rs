@@ -89,13 +89,7 @@ impl Replace {
             named(path, &format!("{}-{n}.tmp", std::process::id()))?
         };
         let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(self.mode)
-                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-                .open(&tmp)?;
+            let mut file = self.open_temporary(&tmp)?;
             fill(&mut file)?;
             if self.durable {
                 file.sync_all()?;
@@ -111,6 +105,33 @@ impl Replace {
             let _ = std::fs::remove_file(&tmp);
         }
         result
+    }
+}
+
+impl Replace {
+    /// A fresh temporary is made here, so it has our mode whatever was left under its name
+    /// (by a crashed writer of the same pid); the spare is our own earlier file, reused.
+    fn open_temporary(&self, tmp: &Path) -> io::Result<File> {
+        let open = |fresh: bool| {
+            OpenOptions::new()
+                .write(true)
+                .create(!fresh)
+                .create_new(fresh)
+                .truncate(!fresh)
+                .mode(self.mode)
+                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(tmp)
+        };
+        if self.spare {
+            return open(false);
+        }
+        match open(true) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(tmp)?;
+                open(true)
+            }
+            other => other,
+        }
     }
 }
 
@@ -235,6 +256,15 @@ mod tests {
         Replace::new().mode(0o600).write(&f, b"secret").unwrap();
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        // Also when a file readable by all was left under the temporary's name: it is made
+        // afresh, not reused.
+        let tmp = d.join(".auth.json.left-over.tmp");
+        std::fs::write(&tmp, b"left over").unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(Replace::new().mode(0o600).open_temporary(&tmp).unwrap());
+        let meta = std::fs::metadata(&tmp).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(meta.len(), 0);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
