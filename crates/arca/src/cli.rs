@@ -291,7 +291,8 @@ pub struct PushArgs {
     pub registry: RegistryFlags,
 }
 
-/// How `pull` and `push` reach a registry.
+// How `pull` and `push` reach a registry (a plain comment: with `defer`, a doc comment here
+// would become the about of every subcommand that flattens these flags).
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryFlags {
     /// USER:PASSWORD for the registry (default: the stored login, if any)
@@ -407,4 +408,36 @@ pub struct ImportArgs {
     /// os/arch[/variant] the image claims (default: this host's)
     #[arg(long)]
     pub platform: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand says what it does in its own words. With subcommands built on demand
+    /// (`defer`), a doc comment on a struct of flags several verbs flatten in became the about
+    /// of all of them ("How `pull` and `push` reach a registry" for `pull`).
+    #[test]
+    fn every_subcommand_has_an_about_of_its_own() {
+        fn walk(cmd: &clap::Command, path: &str, seen: &mut Vec<(String, String)>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+                assert!(!about.is_empty(), "{name}: no about");
+                seen.push((name.clone(), about));
+                walk(sub, &name, seen);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut seen = Vec::new();
+        walk(&cmd, "arca", &mut seen);
+        assert!(seen.len() > 40, "{} subcommands", seen.len());
+        for (i, (name, about)) in seen.iter().enumerate() {
+            for (other, same) in &seen[i + 1..] {
+                assert_ne!(about, same, "{name} and {other} share their about");
+            }
+        }
+    }
 }

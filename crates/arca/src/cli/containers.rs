@@ -191,7 +191,7 @@ pub struct InspectArgs {
     pub containers: Vec<String>,
 }
 
-/// What `attach` and `start -a` share.
+// What `attach` and `start -a` share (a plain comment: see `RegistryFlags`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AttachFlags {
     /// Pass the signals arca receives on to the container (not with -t)
@@ -237,7 +237,8 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// The flags `run` and `exec` share: how the process runs.
+// The flags `run` and `exec` share: how the process runs (a plain comment: see
+// `RegistryFlags`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProcessFlags {
     /// Run in the background (`run`: under the container's monitor; prints the id)
