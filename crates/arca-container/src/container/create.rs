@@ -336,7 +336,9 @@ pub fn create_from(store: &Store, opts: &CreateOptions, bundle: Bundle) -> Resul
     // anything outlives us (hooks, or dropping its parent-death signal), so a create killed
     // at any point still leaves delete a pid to kill.
     record_init(store, &mut st, &parent)?;
-    parent.send(&Message::Recorded)?;
+    if let Err(e) = parent.send(&Message::Recorded) {
+        return Err(init_failure(&parent, e));
+    }
     loop {
         match parent.recv()? {
             Some(Message::RunCreateRuntimeHooks) => {
@@ -404,19 +406,25 @@ fn record_init(store: &Store, st: &mut ContainerState, parent: &channel::Channel
     match state::proc_stat(st.pid) {
         Some((_, start_time)) => st.start_time = start_time,
         None => {
-            return Err(match parent.recv() {
-                Ok(Some(Message::Failed { msg })) => Error::Init {
-                    step: "set-up".into(),
-                    msg,
-                },
-                _ => Error::Init {
-                    step: "clone".into(),
-                    msg: "init exited before it could be recorded".into(),
-                },
-            })
+            let gone = Error::Init {
+                step: "clone".into(),
+                msg: "init exited before it could be recorded".into(),
+            };
+            return Err(init_failure(parent, gone));
         }
     }
     store.save(st)
+}
+
+/// Why the init went, as it reported it (`Failed`) before exiting; else `otherwise`.
+fn init_failure(parent: &channel::Channel, otherwise: Error) -> Error {
+    match parent.recv() {
+        Ok(Some(Message::Failed { msg })) => Error::Init {
+            step: "set-up".into(),
+            msg,
+        },
+        _ => otherwise,
+    }
 }
 
 fn spec_error(bundle: &Bundle, e: Error) -> Error {

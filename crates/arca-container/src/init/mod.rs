@@ -183,11 +183,11 @@ fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Resul
     }
     let console = setup_console(a, &root, process)?;
 
+    // Before any hook runs (nothing of a container that will not exist), and before the
+    // seccomp filter is in place; the mounts above overlapped the parent's save.
+    await_recorded(a)?;
     let hooks = spec.hooks().as_ref();
-    let mut recorded = false;
     if hooks.is_some_and(|h| has(h.prestart()) || has(h.create_runtime())) {
-        await_recorded(a)?;
-        recorded = true;
         a.chan.send(&Message::RunCreateRuntimeHooks)?;
         match a.chan.recv()? {
             Some(Message::HooksDone) => {}
@@ -260,9 +260,6 @@ fn setup(a: &InitArgs<'_>, cgroup_join: Option<arca_cgroups::SelfJoin>) -> Resul
 
     // `create` exits once we are ready: from here on we outlive it (the credential change above
     // already cleared the parent-death signal for a non-root user; clear it for root too).
-    if !recorded {
-        await_recorded(a)?;
-    }
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     if let (true, Some(s)) = (nnp, a.seccomp) {
         s.install(&state)?;
