@@ -370,6 +370,27 @@ fn podman_default_profile() {
     assert_eq!(run(&f.program, AUDIT_ARCH_I386, 4, [0; 6]), RET_ALLOW); // write
 }
 
+/// The tree and the list say the same: the default profile (a tree) and a profile without
+/// rules (a list: libseccomp < 2.5.4 would make a tree without rules kill everything).
+#[test]
+fn tree_and_list_filters_decide_alike() {
+    let empty = compiled(json!({ "defaultAction": "SCMP_ACT_ALLOW" }));
+    assert_eq!(x86_64(&empty, libc::SYS_getpid, [0; 6]), RET_ALLOW);
+    assert_eq!(x86_64(&empty, libc::SYS_reboot, [0; 6]), RET_ALLOW);
+    let default = prepare(&default_profile(), None).unwrap();
+    assert_eq!(x86_64(&default, libc::SYS_getpid, [0; 6]), RET_ALLOW);
+    assert_eq!(x86_64(&default, libc::SYS_read, [0; 6]), RET_ALLOW);
+    assert_eq!(x86_64(&default, libc::SYS_reboot, [0; 6]), RET_ERRNO | 1);
+    assert_eq!(
+        x86_64(&default, libc::SYS_kexec_load, [0; 6]),
+        RET_ERRNO | 1
+    );
+    assert_eq!(
+        run(&default.program, AUDIT_ARCH_I386, 20, [0; 6]), // getpid
+        RET_ALLOW
+    );
+}
+
 #[test]
 fn cache_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
