@@ -116,7 +116,6 @@ impl Store {
     }
 
     /// Writes the state atomically: a crash leaves the old or the new file, never half of one.
-    /// Callers hold the container's lock, so the state files can take turns (a spare).
     pub fn save(&self, state: &ContainerState) -> Result<()> {
         let path = self.dir(&state.id).join(STATE_FILE);
         let data = serde_json::to_vec(state).map_err(|e| Error::Spec {
@@ -124,7 +123,6 @@ impl Store {
             msg: e.to_string(),
         })?;
         Replace::new()
-            .reuse_spare()
             .write(&path, &data)
             .map_err(|e| Error::io("writing", &path, e))
     }

@@ -96,7 +96,7 @@ impl Engine {
             let mut root = spec.root().clone().unwrap_or_default();
             root.set_path("rootfs".into());
             spec.set_root(Some(root));
-            write_spec(&dir, &spec)?;
+            write_spec(&dir, &spec, false)?;
             spec
         };
         let mut settings = req.settings;
@@ -337,11 +337,19 @@ impl Drop for Undo<'_> {
     }
 }
 
-pub(crate) fn write_spec(dir: &Path, spec: &Spec) -> Result<(), EngineError> {
+/// The container's config.json. `rewrite`: it replaces the one written at create, so it is
+/// synced (a power loss must not leave a stopped container an empty spec); the first one is
+/// not (a container is not recorded until its create finishes).
+pub(crate) fn write_spec(dir: &Path, spec: &Spec, rewrite: bool) -> Result<(), EngineError> {
     let path = dir.join("config.json");
     let text = serde_json::to_vec_pretty(spec)
         .map_err(|e| EngineError::Spec(format!("serializing the spec: {e}")))?;
-    Replace::new()
+    let replace = if rewrite {
+        Replace::new().durable()
+    } else {
+        Replace::new()
+    };
+    replace
         .write(&path, &text)
         .map_err(|e| EngineError::io("write", &path, e))
 }

@@ -43,10 +43,7 @@ impl Live {
             return;
         }
         if let Ok(text) = serde_json::to_vec(self) {
-            // The monitor is its only writer: it may keep a spare (rewritten per healthcheck).
-            let _ = arca_sys::fs::Replace::new()
-                .reuse_spare()
-                .write(&file, &text);
+            let _ = arca_sys::fs::Replace::new().write(&file, &text);
         }
     }
 

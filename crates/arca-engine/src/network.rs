@@ -310,7 +310,7 @@ impl Engine {
                 }
             }
         }
-        crate::container::write_spec(&self.dir(&rec.id), &spec)
+        crate::container::write_spec(&self.dir(&rec.id), &spec, true)
     }
 
     /// Tears down whatever network container `id` holds: DEL for each attachment (last

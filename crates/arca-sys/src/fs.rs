@@ -1,5 +1,5 @@
 //! Replacing a file whole: every reader sees the old content or the new, never a mix, and a
-//! crash leaves one of the two (plus at most a stray temporary beside it).
+//! crashed process leaves one of the two (plus at most a stray temporary beside it).
 //!
 //! The new content goes to a temporary file in the same directory, which is then swapped with
 //! the target by `renameat2(RENAME_EXCHANGE)` and the old content unlinked, rather than renamed
@@ -8,7 +8,9 @@
 //! rename: 111 µs against 13 µs for exchange + unlink, per state.json save, measured on this
 //! project's test host. The exchange skips that heuristic; callers who need the content on disk
 //! ask for it with [`Replace::durable`] (fsync of the file and then of its directory), which
-//! the heuristic never guaranteed anyway.
+//! the heuristic never guaranteed anyway. Without it, a power loss may leave the new file
+//! empty: fine for what is volatile or rebuilt (runtime state, a container's live status, a
+//! file first written at create), not for a record replaced later that must survive.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -19,13 +21,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
 
-/// How to write a replacement: the new file's mode, whether it must reach the disk, and
-/// whether the old file is kept as the next write's temporary.
+/// How to write a replacement: the new file's mode and whether it must reach the disk.
 #[derive(Clone, Copy, Debug)]
 pub struct Replace {
     mode: u32,
     durable: bool,
-    spare: bool,
 }
 
 impl Default for Replace {
@@ -43,7 +43,6 @@ impl Replace {
         Replace {
             mode: 0o666,
             durable: false,
-            spare: false,
         }
     }
 
@@ -60,16 +59,6 @@ impl Replace {
         self
     }
 
-    /// For a file rewritten often by one writer at a time (it holds a lock): the old file is
-    /// kept as `.NAME.spare` and overwritten by the next write, so that rewriting allocates and
-    /// frees no inode. An ext4 without a journal skips every inode freed in the last minute
-    /// (five if its block is dirty) when it allocates one, one lookup each: with a container's
-    /// churn of files, a fresh inode per state save made every later create slower.
-    pub fn reuse_spare(mut self) -> Replace {
-        self.spare = true;
-        self
-    }
-
     /// Replaces `path` with `bytes`.
     pub fn write(self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         self.write_with(path, |f| f.write_all(bytes))
@@ -82,12 +71,7 @@ impl Replace {
         path: &Path,
         fill: impl FnOnce(&mut File) -> Result<(), E>,
     ) -> Result<(), E> {
-        let tmp = if self.spare {
-            named(path, "spare")?
-        } else {
-            let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-            named(path, &format!("{}-{n}.tmp", std::process::id()))?
-        };
+        let tmp = temporary(path)?;
         let result = (|| {
             let mut file = self.open_temporary(&tmp)?;
             fill(&mut file)?;
@@ -95,7 +79,7 @@ impl Replace {
                 file.sync_all()?;
             }
             drop(file);
-            swap_in(&tmp, path, self.spare)?;
+            swap_in(&tmp, path)?;
             if self.durable {
                 sync_parent(path)?;
             }
@@ -109,70 +93,58 @@ impl Replace {
 }
 
 impl Replace {
-    /// A fresh temporary is made here, so it has our mode whatever was left under its name
-    /// (by a crashed writer of the same pid); the spare is our own earlier file, reused.
+    /// Made afresh, so it has our mode whatever a crashed writer of the same pid left under
+    /// its name.
     fn open_temporary(&self, tmp: &Path) -> io::Result<File> {
-        let open = |fresh: bool| {
+        let open = || {
             OpenOptions::new()
                 .write(true)
-                .create(!fresh)
-                .create_new(fresh)
-                .truncate(!fresh)
+                .create_new(true)
                 .mode(self.mode)
                 .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
                 .open(tmp)
         };
-        if self.spare {
-            return open(false);
-        }
-        match open(true) {
+        match open() {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 std::fs::remove_file(tmp)?;
-                open(true)
+                open()
             }
             other => other,
         }
     }
 }
 
-/// `.NAME.SUFFIX` beside `path` (hidden). The `PID-N.tmp` suffix is never one another writer
-/// uses; `spare` is shared by the writers of `path`, who take turns.
-fn named(path: &Path, suffix: &str) -> io::Result<PathBuf> {
+/// `.NAME.PID-N.tmp` beside `path`: hidden, and never one another writer is using.
+fn temporary(path: &Path) -> io::Result<PathBuf> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{}: not a file name", path.display()),
         )
     })?;
-    Ok(path.with_file_name(format!(".{}.{suffix}", name.to_string_lossy())))
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    Ok(path.with_file_name(format!(
+        ".{}.{}-{n}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
 }
 
-/// Puts `tmp` at `path`: exchanged with the old file, which is then unlinked (or kept there, as
-/// the `spare`); renamed when there is no old file or the filesystem cannot exchange.
-fn swap_in(tmp: &Path, path: &Path, spare: bool) -> io::Result<()> {
+/// Puts `tmp` at `path`: exchanged with the old file, which is then unlinked; renamed when
+/// there is no old file or the filesystem cannot exchange.
+fn swap_in(tmp: &Path, path: &Path) -> io::Result<()> {
     match renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE) {
-        Ok(()) => {
-            let kept = if spare {
-                std::fs::symlink_metadata(tmp).and_then(|m| {
-                    if m.is_dir() {
-                        Err(io::Error::from_raw_os_error(libc::EISDIR))
-                    } else {
-                        Ok(())
-                    }
-                })
-            } else {
-                std::fs::remove_file(tmp)
-            };
-            match kept {
-                // Swapped for a directory (something made one at `path`): put it back, fail.
-                Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
-                    let _ = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE);
-                    Err(e)
-                }
-                other => other,
+        Ok(()) => match std::fs::remove_file(tmp) {
+            // Swapped for a directory (something made one at `path`): put it back, fail.
+            Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+                let _ = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE);
+                Err(e)
             }
+            other => other,
+        },
+        Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {
+            std::fs::rename(tmp, path)
         }
-        Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS) => std::fs::rename(tmp, path),
         Err(e) => Err(e.into()),
     }
 }
@@ -217,33 +189,6 @@ mod tests {
         Replace::new().durable().write(&f, b"two, longer").unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), b"two, longer");
         assert_eq!(entries(&d), ["state.json"]);
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn a_spare_is_kept_and_reused_so_rewrites_take_no_new_inode() {
-        use std::os::unix::fs::MetadataExt;
-        let d = dir();
-        let f = d.join("state.json");
-        let spare = d.join(".state.json.spare");
-        Replace::new().reuse_spare().write(&f, b"first").unwrap();
-        assert_eq!(entries(&d), ["state.json"]);
-        Replace::new().reuse_spare().write(&f, b"second").unwrap();
-        assert_eq!(entries(&d), [".state.json.spare", "state.json"]);
-        assert_eq!(std::fs::read(&spare).unwrap(), b"first");
-        let inodes = |p: &Path| std::fs::metadata(p).unwrap().ino();
-        let (a, b) = (inodes(&f), inodes(&spare));
-        Replace::new()
-            .reuse_spare()
-            .write(&f, b"third, longer")
-            .unwrap();
-        assert_eq!(std::fs::read(&f).unwrap(), b"third, longer");
-        assert_eq!(std::fs::read(&spare).unwrap(), b"second");
-        assert_eq!(
-            (inodes(&f), inodes(&spare)),
-            (b, a),
-            "the two inodes trade places"
-        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
