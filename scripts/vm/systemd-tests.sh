@@ -13,6 +13,8 @@ failn=0
 REASON=
 
 rt() { timeout 60 arca-runtime --root /run/arca --systemd-cgroup "$@"; }
+# A stuck call shows as a failed step, not as a silent guest until the harness's timeout.
+systemctl() { timeout 30 /usr/bin/systemctl "$@"; }
 say() { printf '%s\n' "$*" | sed 's/^/#   /'; }
 why() {
 	REASON=$(printf '%s' "$*" | tr '\n' '|' | cut -c1-400)

@@ -70,6 +70,23 @@ impl Channel {
             .map_err(|e| Error::Usage(format!("bad sync message: {e}")))
     }
 
+    /// A message already queued, without waiting: `None` if there is none (or the peer closed
+    /// its end).
+    pub fn try_recv(&self) -> Result<Option<Message>> {
+        let mut buf = [0u8; 8192];
+        let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(n) => n,
+            Err(nix::Error::EAGAIN | nix::Error::EINTR) => return Ok(None),
+            Err(e) => return Err(Error::sys("reading sync channel", e)),
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| Error::Usage(format!("bad sync message: {e}")))
+    }
+
     /// Waits for the parent's `Start`: true once it came, false if the parent closed its end.
     /// With read(2), as the exec fifo is waited on: the container's seccomp filter is already
     /// in place, and whatever lets an init wait on the fifo lets it wait here.

@@ -416,9 +416,11 @@ fn record_init(store: &Store, st: &mut ContainerState, parent: &channel::Channel
     store.save(st)
 }
 
-/// Why the init went, as it reported it (`Failed`) before exiting; else `otherwise`.
+/// Why the init went, as it reported it (`Failed`) before exiting; else `otherwise`. Never
+/// waits: an init still alive waits for us (for `Recorded`), and the caller's error return
+/// kills it.
 fn init_failure(parent: &channel::Channel, otherwise: Error) -> Error {
-    match parent.recv() {
+    match parent.try_recv() {
         Ok(Some(Message::Failed { msg })) => Error::Init {
             step: "set-up".into(),
             msg,
