@@ -184,6 +184,10 @@ fn hooks_with_run() {
     let body = rt.run_stdout(&bundle);
     assert_eq!(body, "body\n");
     assert_eq!(order(&out), ["createRuntime", "poststart", "poststop"]);
+    if !is_runc() {
+        // After the user's process started (runc 1.1 runs poststart at create).
+        assert_eq!(hook_state(&out, "poststart")["status"], "running");
+    }
     assert_eq!(hook_state(&out, "poststop")["status"], "stopped");
     drop(rt);
     bundle.assert_gone();

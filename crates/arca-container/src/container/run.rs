@@ -1,5 +1,6 @@
-//! `run`: create and start in one process. In the foreground the init is our child: we wait
-//! for it forwarding signals, pass its exit code through and delete the container after it.
+//! `run`: create and start in one process, in one call (`CreateOptions::start`). In the
+//! foreground the init is our child: we wait for it forwarding signals, pass its exit code
+//! through and delete the container after it.
 //! With `terminal: true` and no `--console-socket`, we take the pty master ourselves.
 
 use std::os::unix::net::UnixListener;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use nix::unistd::Pid;
 
 use super::create::create_from;
-use super::{delete, start, CreateOptions};
+use super::{delete, CreateOptions};
 use crate::error::{Error, Result};
 use crate::spec::Bundle;
 use crate::store::Store;
@@ -24,6 +25,8 @@ impl Drop for TempSocket {
 
 pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
     let mut opts = opts.clone();
+    // Nobody else can start it in between: created and started in one call, no exec fifo.
+    opts.start = true;
     let bundle = Bundle::load(&opts.bundle)?;
     let terminal = opts.console_socket.is_none()
         && bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
@@ -61,10 +64,6 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool) -> Result<i32> {
         None => None,
     };
     drop(console);
-    if let Err(e) = start(store, &opts.id) {
-        let _ = delete(store, &opts.id, true);
-        return Err(e);
-    }
     let Some(set) = sigset else {
         return Ok(0);
     };

@@ -36,7 +36,8 @@ pub struct InitArgs<'a> {
     pub chan: Channel,
     /// The exec fifo, opened read-write by the parent (a reader alone would see EOF; read-write,
     /// our read blocks until `start` writes). Opened there because a user-namespaced init may
-    /// no longer have the right to open it.
+    /// no longer have the right to open it. None when created to start at once: the parent's
+    /// `Start` comes on `chan`.
     pub fifo: Option<&'a OwnedFd>,
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
